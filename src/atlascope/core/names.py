@@ -1,0 +1,137 @@
+"""Name matching for spaces, parcellations and regions (SPEC section 1).
+
+A *spec* is what a user types: ``"hOc1 left"``, ``"julich 3.0.3"``, ``"mni152"`` or a regular
+expression written as ``"/pattern/flags"``. Matching forgives case, spacing and punctuation such as
+parentheses and commas: a spec matches a name when every word of the spec equals a word of the name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "words",
+    "normalize_hemisphere",
+    "key_of",
+    "is_regex",
+    "compile_regex",
+    "matches_words",
+    "matches_loosely",
+    "closest",
+    "version_key",
+]
+
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9.\-]+")
+_HEMISPHERE_SUFFIX = re.compile(r"\s*-\s*(left|right)\s+hemisphere\s*$", re.IGNORECASE)
+_REGEX_SPEC = re.compile(r"^/(.+)/([imsx]*)$", re.DOTALL)
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Lower-case words of ``text``, split on every character outside ``[A-Za-z0-9.-]``.
+
+    Trailing dots and hyphens are stripped from each word ("17," -> "17", "area." -> "area").
+    """
+    out = []
+    for w in _WORD_SPLIT.split(text.lower()):
+        w = w.strip(".-")
+        if w:
+            out.append(w)
+    return tuple(out)
+
+
+def normalize_hemisphere(name: str) -> str:
+    """Turn ``"Area 44 (IFG) - left hemisphere"`` into ``"Area 44 (IFG) left"``."""
+    return _HEMISPHERE_SUFFIX.sub(lambda m: " " + m.group(1).lower(), name).strip()
+
+
+def key_of(name: str) -> str:
+    """An identifier-like key: ``"Area hOc1 (V1, 17, CalcS)"`` -> ``"AREA_HOC1_V1_17_CALCS"``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+
+
+def is_regex(spec: str) -> bool:
+    """Whether ``spec`` is written as a regular expression ``/pattern/flags``."""
+    return bool(_REGEX_SPEC.match(spec.strip()))
+
+
+def compile_regex(spec: str) -> re.Pattern[str]:
+    """Compile a ``/pattern/flags`` spec (flags: i, m, s, x)."""
+    m = _REGEX_SPEC.match(spec.strip())
+    if not m:
+        raise ValueError(f"not a /regex/ spec: {spec!r}")
+    flags = 0
+    for f in m.group(2):
+        flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[f]
+    return re.compile(m.group(1), flags)
+
+
+def matches_words(spec: str, names: Iterable[str]) -> bool:
+    """Whether ``spec`` matches any of ``names`` by SPEC section 1's word rule.
+
+    A spec matches a name when it equals the name (case-insensitively), when it is a ``/regex/`` that
+    searches successfully in the name, or when every word of the spec equals a word of the name.
+    """
+    spec = spec.strip()
+    if not spec:
+        return False
+    if is_regex(spec):
+        pattern = compile_regex(spec)
+        return any(pattern.search(n) for n in names)
+    spec_l = spec.lower()
+    spec_words = words(spec)
+    for n in names:
+        if n.lower() == spec_l:
+            return True
+        if spec_words and set(spec_words) <= set(words(n)):
+            return True
+    return False
+
+
+def matches_loosely(spec: str, short_name: str, name: str, extra: Iterable[str] = ()) -> bool:
+    """Space/parcellation rule: every spec word appears in the short name or the space-less name.
+
+    "mni152" finds "MNI 152 ICBM 2009c Nonlinear Asymmetric" because it is a substring of
+    "mni152icbm2009cnonlinearasymmetric". ``extra`` are further aliases tested the same way.
+    """
+    spec = spec.strip()
+    if not spec:
+        return False
+    candidates = [short_name, name, *extra]
+    if is_regex(spec):
+        pattern = compile_regex(spec)
+        return any(pattern.search(c) for c in candidates if c)
+    haystacks = []
+    for c in candidates:
+        if c:
+            haystacks.append(c.lower())
+            haystacks.append(re.sub(r"\s+", "", c.lower()))
+    return all(any(w in h for h in haystacks) for w in words(spec))
+
+
+def closest(spec: str, names: Iterable[str], n: int = 5) -> list[str]:
+    """Up to ``n`` names that look most like ``spec`` (for "did you mean" messages)."""
+    names = list(dict.fromkeys(names))
+    lowered = {x.lower(): x for x in names}
+    hits = difflib.get_close_matches(spec.lower(), list(lowered), n=n, cutoff=0.4)
+    out = [lowered[h] for h in hits]
+    if len(out) < n:
+        sw = set(words(spec))
+        scored = sorted(names, key=lambda x: -len(sw & set(words(x))))
+        for x in scored:
+            if len(out) >= n or not (sw & set(words(x))):
+                break
+            if x not in out:
+                out.append(x)
+    return out
+
+
+def version_key(version: str | None) -> tuple:
+    """Sortable key of a version string: ``"3.0.3"`` > ``"2.9"``; missing versions sort first."""
+    if not version:
+        return (0,)
+    parts = []
+    for p in re.split(r"[.\-_ ]", str(version).lstrip("vV")):
+        parts.append((1, int(p), "") if p.isdigit() else (0, 0, p))
+    return (1, *parts)

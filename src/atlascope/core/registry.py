@@ -1,0 +1,274 @@
+"""The registry: every space, parcellation, map and feature atlascope knows about.
+
+Configuration sources (the builtin offline pack, a siibra-configurations folder, ...) register
+*loaders*; a loader runs the first time anything is looked up, so importing atlascope reads no file.
+This is the one piece of global mutable state besides the disk cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..commons import logger
+from ..errors import AmbiguousNameError, AtlascopeError, NotFoundError
+from .names import closest
+from .parcellation import Parcellation
+from .region import Region
+from .space import Space
+
+__all__ = ["Registry", "REGISTRY", "normalize_maptype"]
+
+_MAPTYPES = {
+    "labelled": "labelled",
+    "labeled": "labelled",
+    "label": "labelled",
+    "labels": "labelled",
+    "statistical": "statistical",
+    "continuous": "statistical",
+    "probabilistic": "statistical",
+    "probability": "statistical",
+}
+
+
+def normalize_maptype(maptype: str) -> str:
+    """``"labelled"`` or ``"statistical"`` from any accepted spelling."""
+    key = str(getattr(maptype, "name", maptype)).lower()
+    if key not in _MAPTYPES:
+        raise NotFoundError(f"Unknown map type {maptype!r}: use 'labelled' or 'statistical'.")
+    return _MAPTYPES[key]
+
+
+class Registry:
+    """Holds spaces, parcellations, maps and features; filled lazily by loaders."""
+
+    def __init__(self) -> None:
+        self._spaces: list[Space] = []
+        self._parcellations: list[Parcellation] = []
+        self._maps: list[Any] = []
+        self._features: list[Any] = []
+        self._loaders: list[tuple[str, Callable[[Registry], None]]] = []
+        self._loaded: set[str] = set()
+        self._lock = threading.RLock()
+        self._loading = False
+
+    # -------------------------------------------------------------- loading
+    def add_loader(self, name: str, loader: Callable[[Registry], None]) -> None:
+        """Register a configuration source; it runs at the next lookup (once per name)."""
+        with self._lock:
+            if name not in self._loaded and all(n != name for n, _ in self._loaders):
+                self._loaders.append((name, loader))
+
+    def remove_source(self, name: str) -> None:
+        """Forget a pending loader (objects it already added stay)."""
+        with self._lock:
+            self._loaders = [(n, f) for n, f in self._loaders if n != name]
+
+    @property
+    def sources(self) -> list[str]:
+        """Names of the configuration sources loaded so far and pending."""
+        return sorted(self._loaded) + [n for n, _ in self._loaders]
+
+    def ensure_loaded(self) -> None:
+        """Run pending loaders (a loader's error names the source and does not stop the others)."""
+        with self._lock:
+            if self._loading:
+                return
+            self._loading = True
+            try:
+                while self._loaders:
+                    name, loader = self._loaders.pop(0)
+                    self._loaded.add(name)
+                    try:
+                        loader(self)
+                    except AtlascopeError as exc:
+                        logger.error("configuration source %r could not be loaded: %s", name, exc)
+            finally:
+                self._loading = False
+
+    # ---------------------------------------------------------------- adding
+    def add_space(self, space: Space) -> Space:
+        """Add a space; a space with a known id merges into the existing one (template kept or added)."""
+        with self._lock:
+            for s in self._spaces:
+                if s.id == space.id:
+                    if not s.has_template and space.has_template:
+                        s.set_template(space.get_template())
+                    return s
+            self._spaces.append(space)
+            return space
+
+    def add_parcellation(self, parcellation: Parcellation) -> Parcellation:
+        """Add a parcellation; one with a known id is not added twice."""
+        with self._lock:
+            for p in self._parcellations:
+                if p.id == parcellation.id:
+                    return p
+            self._parcellations.append(parcellation)
+            return parcellation
+
+    def add_map(self, map_: Any) -> Any:
+        """Add a map (an ``atlascope.maps.Map``)."""
+        with self._lock:
+            for m in self._maps:
+                if getattr(m, "id", None) == getattr(map_, "id", object()):
+                    return m
+            self._maps.append(map_)
+            return map_
+
+    def add_feature(self, feature: Any) -> Any:
+        """Add a feature (see ``atlascope.features``)."""
+        with self._lock:
+            self._features.append(feature)
+            return feature
+
+    # --------------------------------------------------------------- listing
+    @property
+    def spaces(self) -> list[Space]:
+        """All known spaces."""
+        self.ensure_loaded()
+        return list(self._spaces)
+
+    @property
+    def parcellations(self) -> list[Parcellation]:
+        """All known parcellations."""
+        self.ensure_loaded()
+        return list(self._parcellations)
+
+    @property
+    def maps(self) -> list[Any]:
+        """All known maps."""
+        self.ensure_loaded()
+        return list(self._maps)
+
+    @property
+    def features(self) -> list[Any]:
+        """All known (configured) features."""
+        self.ensure_loaded()
+        return list(self._features)
+
+    # ---------------------------------------------------------------- lookup
+    def find_spaces(self, spec: str | Space) -> list[Space]:
+        """Every space matching ``spec``, in registration order (exact names first)."""
+        if isinstance(spec, Space):
+            return [spec]
+        found = [s for s in self.spaces if s.matches(spec)]
+        exact = [s for s in found if str(spec).lower() in (s.id.lower(), s.name.lower(), s.shortname.lower())]
+        return exact + [s for s in found if s not in exact]
+
+    def get_space(self, spec: str | Space) -> Space:
+        """The space designated by ``spec``; the first registered wins among several matches.
+
+        Raises
+        ------
+        NotFoundError
+            No space matches; the message lists the known spaces.
+        """
+        found = self.find_spaces(spec)
+        if not found:
+            raise NotFoundError(
+                f"No reference space matches {spec!r}. Known spaces: "
+                + ", ".join(repr(s.shortname) for s in self.spaces)
+                + ". Use words of a name, e.g. 'mni152' or 'colin27'."
+            )
+        if len(found) > 1:
+            logger.debug("space %r matches %s; using %s", spec, [s.name for s in found], found[0].name)
+        return found[0]
+
+    def find_parcellations(self, spec: str | Parcellation) -> list[Parcellation]:
+        """Every parcellation matching ``spec``, newest version first."""
+        if isinstance(spec, Parcellation):
+            return [spec]
+        found = [p for p in self.parcellations if p.matches(spec)]
+        exact = [p for p in found if str(spec).lower() in (p.id.lower(), p.name.lower(), p.shortname.lower())]
+        rest = sorted((p for p in found if p not in exact), key=lambda p: p.version_key, reverse=True)
+        return exact + rest
+
+    def get_parcellation(self, spec: str | Parcellation) -> Parcellation:
+        """The parcellation designated by ``spec``; the newest version wins among several matches.
+
+        Raises
+        ------
+        NotFoundError
+            No parcellation matches; the message suggests close names.
+        AmbiguousNameError
+            Several unrelated parcellations (not versions of one family) match.
+        """
+        found = self.find_parcellations(spec)
+        if not found:
+            hints = closest(str(spec), [p.shortname for p in self.parcellations] + [p.name for p in self.parcellations])
+            raise NotFoundError(
+                f"No parcellation matches {spec!r}. "
+                + (f"Did you mean: {', '.join(repr(h) for h in hints)}? " if hints else "")
+                + "Run `atlascope atlases` to list them."
+            )
+        first = found[0]
+        if len(found) > 1:
+            families = {p.family or p.id for p in found}
+            if len(families) > 1 and str(spec).lower() not in (first.name.lower(), first.shortname.lower(), first.id.lower()):
+                raise AmbiguousNameError(
+                    f"{spec!r} matches several parcellations: "
+                    + ", ".join(repr(p.shortname) for p in found)
+                    + ". Add a word that tells them apart."
+                )
+            logger.debug("parcellation %r matches %s; using %s", spec, [p.name for p in found], first.name)
+        return first
+
+    def get_region(self, parcellation: str | Parcellation, region: str | Region) -> Region:
+        """Region ``region`` of ``parcellation``."""
+        return self.get_parcellation(parcellation).get_region(region)
+
+    def get_map(
+        self,
+        parcellation: str | Parcellation | None = None,
+        space: str | Space | None = None,
+        maptype: str = "labelled",
+        spec: str = "",
+    ) -> Any:
+        """The map of ``parcellation`` in ``space`` of type ``maptype`` (SPEC section 1).
+
+        ``spec`` words narrow several candidates; if several remain, the first is returned and a
+        warning names the others.
+
+        Raises
+        ------
+        NotFoundError
+            No map fits; the message lists the maps the parcellation has.
+        """
+        mtype = normalize_maptype(maptype)
+        maps = [m for m in self.maps if m.maptype == mtype]
+        if parcellation is not None:
+            parc = self.get_parcellation(parcellation)
+            maps = [m for m in maps if m.parcellation is parc or m.parcellation == parc]
+        else:
+            parc = None
+        spaces: list[Space] = []
+        if space is not None:
+            spaces = self.find_spaces(space)
+            if not spaces:
+                self.get_space(space)  # raises a helpful NotFoundError
+            maps = [m for m in maps if m.space in spaces]
+            maps.sort(key=lambda m: spaces.index(m.space))
+        if spec:
+            narrowed = [m for m in maps if m.matches(spec)]
+            maps = narrowed or maps
+        if not maps:
+            have = [m for m in self.maps if parc is None or m.parcellation == parc]
+            listing = "; ".join(f"{m.maptype} in {m.space.shortname}" for m in have) or "none"
+            raise NotFoundError(
+                f"No {mtype} map of {parc.name if parc else 'any parcellation'!s}"
+                + (f" in space {space!s}" if space is not None else "")
+                + f". Available maps of it: {listing}."
+            )
+        if len(maps) > 1:
+            logger.warning(
+                "Several maps fit; using %r (others: %s). Pass spec=... to choose.",
+                maps[0].name,
+                ", ".join(repr(m.name) for m in maps[1:]),
+            )
+        return maps[0]
+
+
+#: The process-wide registry.
+REGISTRY = Registry()
