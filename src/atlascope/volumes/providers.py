@@ -146,10 +146,19 @@ class NiftiProvider(Provider):
     ----------
     source : str or path
         Local path, ``file://`` URL or http(s) URL.
+    scale : float
+        Factor applied to the stored values (e.g. 0.01 for maps stored as percent).
     """
 
-    def __init__(self, source: str | os.PathLike) -> None:
+    def __init__(self, source: str | os.PathLike, scale: float = 1.0) -> None:
         self._source = str(source)
+        self.scale = float(scale)
+
+    def _scaled(self, img: nib.Nifti1Image) -> nib.Nifti1Image:
+        if self.scale == 1.0:
+            return img
+        data = read_dataobj(img, (), self._source).astype(np.float32) * np.float32(self.scale)
+        return nib.Nifti1Image(data, img.affine, img.header)
 
     @property
     def source(self) -> str:
@@ -157,11 +166,12 @@ class NiftiProvider(Provider):
 
     @property
     def identity(self) -> str:
+        suffix = "" if self.scale == 1.0 else f"|x{self.scale:g}"
         if _is_url(self._source):
-            return self._source
+            return self._source + suffix
         p = Path(self.local_path())
         st = p.stat()
-        return f"{p.resolve()}|{st.st_size}|{int(st.st_mtime)}"
+        return f"{p.resolve()}|{st.st_size}|{int(st.st_mtime)}{suffix}"
 
     def local_path(self) -> str:
         """Path of the file on disk (downloading it into the cache first for URLs)."""
@@ -176,12 +186,12 @@ class NiftiProvider(Provider):
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
         path = self.local_path()
         if z is None:
-            return load_nifti(path)
+            return self._scaled(load_nifti(path))
         img = load_nifti(path)
         if len(img.shape) == 4:
             full = _decoded_4d(path, os.path.getmtime(path))
-            return _take_z(full, z, path)
-        return _take_z(img, z, path)
+            return self._scaled(_take_z(full, z, path))
+        return self._scaled(_take_z(img, z, path))
 
     def iter_volumes(self, zs: Iterable[int | None]) -> Iterator[tuple[int | None, nib.Nifti1Image]]:
         zs = list(zs)
@@ -192,7 +202,7 @@ class NiftiProvider(Provider):
             logger.debug("streaming %d volumes of %s", len(zs), path)
             hdr = _header3d(img)
             for z in sorted(zs):
-                yield z, nib.Nifti1Image(read_dataobj(img, (..., z), path), img.affine, hdr)
+                yield z, self._scaled(nib.Nifti1Image(read_dataobj(img, (..., z), path), img.affine, hdr))
             return
         yield from super().iter_volumes(zs)
 

@@ -1,0 +1,396 @@
+"""Maps: a parcellation's regions in one space, labelled (one label per voxel) or statistical
+(one probability map per region)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from ..commons import logger
+from ..core.names import matches_words
+from ..core.parcellation import Parcellation
+from ..core.provenance import Provenance
+from ..core.region import Region
+from ..core.registry import normalize_maptype
+from ..core.space import Space
+from ..errors import InvalidInputError, NotFoundError
+from ..locations.point import Point, PointCloud
+from ..locations.spaces import check_compatible
+from ..volumes.volume import Volume
+
+__all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS"]
+
+#: Column order of assignment tables (SPEC section 4); all-empty columns are dropped.
+ASSIGNMENT_COLUMNS = [
+    "input structure",
+    "centroid",
+    "volume",
+    "fragment",
+    "region",
+    "correlation",
+    "intersection over union",
+    "map value",
+    "map weighted mean",
+    "map containedness",
+    "input weighted mean",
+    "input containedness",
+]
+
+#: Points whose sigma is at least this many voxels are assigned as Gaussian kernels.
+KERNEL_SIGMA_VOXELS = 3.0
+
+
+@dataclass(frozen=True)
+class MapIndex:
+    """Where a region lives in a map: volume number, label (labelled maps), z (4D files), fragment."""
+
+    volume: int = 0
+    label: int | None = None
+    z: int | None = None
+    fragment: str | None = None
+
+
+class Map:
+    """The regions of a parcellation in one space.
+
+    Parameters
+    ----------
+    id : str
+        Stable identifier.
+    name : str
+        Display name.
+    space : Space
+        Reference space of every volume.
+    parcellation : Parcellation
+        The region tree the names refer to.
+    maptype : {"labelled", "statistical"}
+        Labelled: integer labels; statistical: one probability (0..1) map per region.
+    volumes : list of Volume
+        The images (all on one voxel grid, or resampled to the first one's grid when indexed).
+    indices : dict of str to list of MapIndex
+        Region name -> where the region is (several entries = fragments).
+    provenance : Provenance
+        Origin of the data.
+    """
+
+    def __init__(self, id: str, name: str, space: Space, parcellation: Parcellation, maptype: str,
+                 volumes: list[Volume], indices: dict[str, list[MapIndex]],
+                 provenance: Provenance | None = None, description: str = "") -> None:
+        self.id = id
+        self.name = name
+        self.space = space
+        self.parcellation = parcellation
+        self.maptype = normalize_maptype(maptype)
+        self.volumes = list(volumes)
+        self.indices = {str(k): list(v) for k, v in indices.items()}
+        self.provenance = provenance or Provenance()
+        self.description = description
+        self._index = None
+        self._grid: tuple | None = None
+        self._regions: dict[str, Region] | None = None
+        self.columns: list[tuple[str, MapIndex]] = [(n, e) for n, es in self.indices.items() for e in es]
+
+    # ------------------------------------------------------------- metadata
+    @property
+    def key(self) -> str:
+        """Short identifier."""
+        return self.id.split("/")[-1]
+
+    @property
+    def regions(self) -> list[str]:
+        """Names of the regions mapped here (in map order)."""
+        return list(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __contains__(self, region: str | Region) -> bool:
+        name = region.name if isinstance(region, Region) else str(region)
+        return name in self.indices
+
+    def matches(self, spec: str) -> bool:
+        """Whether ``spec`` words match the map's name, id or description."""
+        return matches_words(spec, [self.name, self.id, self.description])
+
+    @property
+    def is_labelled(self) -> bool:
+        """Whether the map is labelled."""
+        return self.maptype == "labelled"
+
+    def __repr__(self) -> str:
+        return f"<Map {self.name!r} ({self.maptype}, {len(self)} regions, {self.space.shortname})>"
+
+    # ------------------------------------------------------------- regions
+    def _region_objects(self) -> dict[str, Region]:
+        if self._regions is None:
+            by_name = {r.name: r for r in self.parcellation.regions}
+            out = {}
+            for name in self.indices:
+                r = by_name.get(name)
+                if r is None:
+                    try:
+                        r = self.parcellation.get_region(name)
+                    except Exception:
+                        r = Region(name)
+                        r.parent = self.parcellation.root
+                out[name] = r
+            self._regions = out
+        return self._regions
+
+    def get_region(self, spec: str | Region) -> Region:
+        """The Region object for ``spec`` in this map's parcellation."""
+        return self.parcellation.get_region(spec)
+
+    def _columns_for(self, region: str | Region) -> list[int]:
+        """Columns holding ``region``: its own entries, else those of its mapped descendants."""
+        reg = self.get_region(region) if not isinstance(region, Region) else region
+        names = {r.name for r in reg}
+        cols = [c for c, (n, _e) in enumerate(self.columns) if n == reg.name]
+        if not cols:
+            cols = [c for c, (n, _e) in enumerate(self.columns) if n in names]
+        if not cols:
+            raise NotFoundError(
+                f"Region {reg.name!r} has no map in {self.name!r}. Mapped regions include: "
+                + ", ".join(repr(n) for n in list(self.indices)[:8]) + " ..."
+            )
+        return cols
+
+    # ---------------------------------------------------------------- grid
+    @property
+    def grid(self) -> tuple[tuple[int, int, int], np.ndarray]:
+        """(shape, affine) of the voxel grid (the first volume's)."""
+        if self._grid is None:
+            if self._index is not None:
+                self._grid = (self._index.shape, self._index.affine)
+            else:
+                img = self.volumes[0].provider.fetch(self.columns[0][1].z if self.columns else None)
+                self._grid = (tuple(int(s) for s in img.shape[:3]), np.asarray(img.affine, float))
+        return self._grid
+
+    @property
+    def sparse_index(self):
+        """The SparseIndex (built once per map, then loaded from the disk cache)."""
+        if self._index is None:
+            from .sparse_index import load_or_build
+
+            self._index = load_or_build(self)
+            self._grid = (self._index.shape, self._index.affine)
+        return self._index
+
+    # ---------------------------------------------------------------- fetch
+    def fetch(self, region: str | Region | None = None, index: int | None = None) -> nib.Nifti1Image:
+        """An image of the map or of one region.
+
+        Parameters
+        ----------
+        region : str or Region, optional
+            Statistical maps: the region's probability map; a parent without a map of its own
+            gives the voxel-wise maximum of its children. Labelled maps: a 0/1 mask of the region
+            (the union of its children for a parent).
+        index : int, optional
+            Volume number, for the whole labelled volume (default 0) of a labelled map.
+
+        Returns
+        -------
+        nibabel.Nifti1Image
+        """
+        if region is None:
+            if self.maptype == "statistical" and index is None:
+                raise InvalidInputError(
+                    f"{self.name!r} is statistical: pass region=... (one probability map per region)."
+                )
+            return self.volumes[index or 0].fetch()
+        cols = self._columns_for(region)
+        shape, affine = self.grid
+        idx = self.sparse_index
+        arr = idx.column_array(cols[0]) if len(cols) == 1 else idx.columns_max_array(cols)
+        if self.maptype == "labelled":
+            arr = (arr > 0).astype(np.uint8)
+        img = nib.Nifti1Image(arr, affine)
+        img.header.set_xyzt_units("mm")
+        return img
+
+    # --------------------------------------------------------------- assign
+    def assign(self, item: Any, minsize_voxel: int = 1, lower_threshold: float = 0.0,
+               split_components: bool = True, strict: bool = False) -> pd.DataFrame:
+        """Assign points, point clouds or volumes to this map's regions (SPEC section 4).
+
+        Parameters
+        ----------
+        item : Point, PointCloud, Volume or nibabel image
+            What to assign. Images are taken to be in this map's space.
+        minsize_voxel : int
+            Connected components of the input with this many voxels or fewer are dropped.
+        lower_threshold : float
+            Map values below it count as 0 (it filters map values, not the IoU).
+        split_components : bool
+            Assign each connected component (18-connectivity) of the input separately.
+        strict : bool
+            Refuse the identity between different MNI152 variants.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (input structure, region) overlap; columns as :data:`ASSIGNMENT_COLUMNS`,
+            all-empty ones dropped. Sorted by input structure, then by correlation or map value.
+        """
+        from ..volumes.validation import validated_image
+
+        if isinstance(item, Point):
+            item = item.as_pointcloud()
+        if isinstance(item, PointCloud):
+            check_compatible(item.space, self.space, strict=strict)
+            return self._assign_points(item, lower_threshold)
+        if isinstance(item, nib.spatialimages.SpatialImage):
+            from ..volumes.builders import from_nifti
+
+            item = from_nifti(item, self.space, "input image")
+        if isinstance(item, Volume):
+            check_compatible(item.space, self.space, strict=strict)
+            img = validated_image(item.fetch(), what=item.name or "input volume")
+            return self._assign_image(img, minsize_voxel, lower_threshold, split_components)
+        raise InvalidInputError(
+            f"Cannot assign a {type(item).__name__}: pass a Point, PointCloud, Volume or nibabel image."
+        )
+
+    def _column_meta(self, cols: np.ndarray) -> dict[str, list]:
+        regions = self._region_objects()
+        names = [self.columns[c][0] for c in cols]
+        entries = [self.columns[c][1] for c in cols]
+        return {
+            "volume": [int(c) for c in cols],
+            "fragment": [e.fragment for e in entries],
+            "region": [regions[n] for n in names],
+            "label": [e.label for e in entries],
+        }
+
+    def _frame(self, data: dict[str, Any]) -> pd.DataFrame:
+        df = pd.DataFrame({k: data[k] for k in ASSIGNMENT_COLUMNS if k in data})
+        empty = [c for c in df.columns if df[c].isna().all()] if len(df) else [
+            c for c in df.columns if c not in ("input structure", "centroid", "volume", "region", "map value")
+        ]
+        return df.drop(columns=empty).reset_index(drop=True)
+
+    def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
+        from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
+
+        idx = self.sparse_index
+        shape, affine = idx.shape, idx.affine
+        vox = (np.linalg.inv(affine) @ np.c_[points.coordinates, np.ones(len(points))].T)[:3].T
+        ijk = np.rint(vox).astype(np.int64)
+        inside = np.all((ijk >= 0) & (ijk < np.asarray(shape)), axis=1)
+        voxsize = float(np.mean(np.linalg.norm(affine[:3, :3], axis=0)))
+        sigma_vox = points.sigma_mm / voxsize
+        kernel = sigma_vox >= KERNEL_SIGMA_VOXELS
+        if (~inside).any():
+            logger.info("%d of %d points lie outside the map's grid and get no assignment.", int((~inside).sum()), len(points))
+        parts = []
+        small = np.flatnonzero(~kernel)
+        if len(small):
+            flat = np.full(len(small), -1, np.int64)
+            ok = inside[small]
+            flat[ok] = np.ravel_multi_index(tuple(ijk[small][ok].T), shape)
+            p, c, v = read_voxels(idx, flat, lower_threshold)
+            pts = small[p]
+            meta = self._column_meta(c)
+            mv = np.asarray(meta["label"], float) if self.is_labelled else v
+            parts.append(pd.DataFrame({
+                "input structure": pts,
+                "centroid": [tuple(points.coordinates[i]) for i in pts],
+                "volume": meta["volume"],
+                "fragment": meta["fragment"],
+                "region": meta["region"],
+                "map value": mv,
+            }))
+        big = np.flatnonzero(kernel & inside)
+        if len(big):
+            structs = gaussian_kernel_structures(ijk[big], sigma_vox[big], shape)
+            pm = assign_structures(idx, structs, shape, lower_threshold)
+            pts = big[pm.structure]
+            meta = self._column_meta(pm.column)
+            keep = pm.map_weighted_mean > lower_threshold if lower_threshold > 0 else np.ones(len(pts), bool)
+            df = pd.DataFrame({
+                "input structure": pts,
+                "centroid": [tuple(points.coordinates[i]) for i in pts],
+                "volume": meta["volume"],
+                "fragment": meta["fragment"],
+                "region": meta["region"],
+                "correlation": pm.correlation,
+                "intersection over union": pm.iou,
+                "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
+                "map weighted mean": pm.map_weighted_mean,
+                "map containedness": pm.map_containedness,
+                "input weighted mean": pm.input_weighted_mean,
+                "input containedness": pm.input_containedness,
+            })[keep]
+            parts.append(df)
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
+        df = pd.concat(parts, ignore_index=True)
+        sort_by = "map weighted mean" if "map weighted mean" in df.columns and df["map weighted mean"].notna().all() else "map value"
+        df = df.sort_values(["input structure", sort_by], ascending=[True, False], kind="stable")
+        return self._frame({k: df[k].tolist() for k in df.columns})
+
+    def _assign_image(self, img: nib.Nifti1Image, minsize_voxel: int, lower_threshold: float,
+                      split_components: bool) -> pd.DataFrame:
+        from scipy import ndimage
+
+        from ..analysis.assignment import Structures, assign_structures
+        from .grid import crop_resample
+
+        idx = self.sparse_index
+        shape, affine = idx.shape, idx.affine
+        data = np.asanyarray(img.dataobj)
+        sub, offset = crop_resample(np.where(data > 0, data, 0), img.affine, shape, affine)
+        if sub.size == 0 or not np.any(sub > 0):
+            logger.info("The input has no positive voxels inside the map's grid; nothing to assign.")
+            return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
+        pos = sub > 0
+        if split_components:
+            lab, n = ndimage.label(pos, structure=ndimage.generate_binary_structure(3, 2))
+            sizes = np.bincount(lab.reshape(-1), minlength=n + 1)
+            good = np.flatnonzero(sizes > minsize_voxel)
+            good = good[good > 0]
+            relabel = np.zeros(n + 1, np.int64) - 1
+            relabel[good] = np.arange(len(good))
+            comp = relabel[lab]
+        else:
+            comp = np.where(pos, 0, -1)
+            good = np.array([1]) if pos.sum() > minsize_voxel or not split_components else np.zeros(0, int)
+        sel = comp >= 0
+        if not sel.any():
+            logger.info("Every component of the input has %d voxels or fewer (minsize_voxel); nothing to assign.", minsize_voxel)
+            return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
+        local = np.argwhere(sel)
+        owner = comp[sel].astype(np.int64)
+        gijk = local + offset
+        flat = np.ravel_multi_index(tuple(gijk.T), shape)
+        q = sub[sel].astype(np.float64)
+        K = int(owner.max()) + 1
+        structs = Structures(owner, flat, q, K)
+        pm = assign_structures(idx, structs, shape, lower_threshold)
+        cnt = np.bincount(owner, minlength=K)
+        centroid_vox = np.stack([np.bincount(owner, gijk[:, a], K) for a in range(3)], axis=1) / cnt[:, None]
+        centroid_mm = (affine @ np.c_[centroid_vox, np.ones(K)].T)[:3].T
+        meta = self._column_meta(pm.column)
+        df = pd.DataFrame({
+            "input structure": pm.structure + 1,
+            "centroid": [tuple(np.round(centroid_mm[s], 2)) for s in pm.structure],
+            "volume": meta["volume"],
+            "fragment": meta["fragment"],
+            "region": meta["region"],
+            "correlation": pm.correlation,
+            "intersection over union": pm.iou,
+            "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
+            "map weighted mean": pm.map_weighted_mean,
+            "map containedness": pm.map_containedness,
+            "input weighted mean": pm.input_weighted_mean,
+            "input containedness": pm.input_containedness,
+        })
+        df = df.sort_values(["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last")
+        return self._frame({k: df[k].tolist() for k in df.columns})

@@ -1,0 +1,329 @@
+"""The sparse index of a map: covered voxels x regions, built once and kept in the disk cache.
+
+Every metric of SPEC section 4 follows from this matrix and a few per-region totals, so assignment
+never touches dense per-region arrays and never loops over regions in Python.
+
+Storage: one uncompressed ``.npz`` of binary arrays in ``<cache>/sparse-index/``, named by a key
+made of the map's identity (sources of every volume, region index) and :data:`FORMAT_VERSION`;
+written to a temporary file and renamed, under a file lock, so concurrent processes never see a
+partial index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..commons import logger, progress
+from ..errors import CacheError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .map import Map
+
+__all__ = ["SparseIndex", "FORMAT_VERSION", "index_key"]
+
+#: Bump when the stored layout or the build rules change; old files are then ignored.
+FORMAT_VERSION = 3
+
+
+@dataclass
+class SparseIndex:
+    """Voxels x regions matrix of a map on one voxel grid (CSR over the covered voxels).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Grid shape (voxels).
+    affine : numpy.ndarray, shape (4, 4)
+        Voxel-to-mm affine of the grid.
+    voxels : numpy.ndarray of int64, shape (V,)
+        Sorted C-order flat indices of voxels covered by at least one region.
+    indptr : numpy.ndarray of int64, shape (V + 1,)
+        CSR row pointers into ``columns`` / ``values``.
+    columns : numpy.ndarray of int32, shape (nnz,)
+        Region column of each entry.
+    values : numpy.ndarray of float32, shape (nnz,)
+        Map value (probability, or 1 for labelled maps) of each entry, > 0.
+    bbox_lo, bbox_hi : numpy.ndarray of int32, shape (R, 3)
+        Per-column voxel bounding box of the non-zero voxels (inclusive).
+    total, total_sq : numpy.ndarray of float64, shape (R,)
+        Σm and Σm² per column.
+    count : numpy.ndarray of int64, shape (R,)
+        Number of non-zero voxels per column.
+    """
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray
+    voxels: np.ndarray
+    indptr: np.ndarray
+    columns: np.ndarray
+    values: np.ndarray
+    bbox_lo: np.ndarray
+    bbox_hi: np.ndarray
+    total: np.ndarray
+    total_sq: np.ndarray
+    count: np.ndarray
+    _thresholded: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def nregions(self) -> int:
+        """Number of columns (map index entries)."""
+        return int(len(self.total))
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored (voxel, region) entries."""
+        return int(len(self.values))
+
+    def __repr__(self) -> str:
+        return f"<SparseIndex {self.nregions} regions, {len(self.voxels)} voxels, {self.nnz} entries, grid {self.shape}>"
+
+    # -------------------------------------------------------------- building
+    @classmethod
+    def from_columns(cls, shape, affine, columns_iter, ncols: int) -> SparseIndex:
+        """Build from an iterator of ``(column, flat_indices, values)`` (values > 0 only).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Grid shape.
+        affine : array (4, 4)
+            Grid affine.
+        columns_iter : iterable of (int, ndarray int64, ndarray float32)
+            Non-zero voxels (C-order flat index) and values of each column.
+        ncols : int
+            Number of columns R.
+        """
+        flats, cols, vals = [], [], []
+        lo = np.zeros((ncols, 3), np.int32)
+        hi = np.full((ncols, 3), -1, np.int32)
+        total = np.zeros(ncols)
+        total_sq = np.zeros(ncols)
+        count = np.zeros(ncols, np.int64)
+        for c, flat, v in columns_iter:
+            flat = np.asarray(flat, np.int64)
+            v = np.asarray(v, np.float32)
+            keep = v > 0
+            flat, v = flat[keep], v[keep]
+            if not len(flat):
+                logger.debug("column %d of the map is empty", c)
+                continue
+            ijk = np.stack(np.unravel_index(flat, shape), axis=1)
+            lo[c] = np.minimum(lo[c], ijk.min(0)) if count[c] else ijk.min(0)
+            hi[c] = np.maximum(hi[c], ijk.max(0))
+            v64 = v.astype(np.float64)
+            total[c] += v64.sum()
+            total_sq[c] += (v64 * v64).sum()
+            count[c] += len(flat)
+            flats.append(flat)
+            cols.append(np.full(len(flat), c, np.int32))
+            vals.append(v)
+        if flats:
+            flat = np.concatenate(flats)
+            col = np.concatenate(cols)
+            val = np.concatenate(vals)
+        else:
+            flat = np.zeros(0, np.int64)
+            col = np.zeros(0, np.int32)
+            val = np.zeros(0, np.float32)
+        del flats, cols, vals
+        order = np.lexsort((col, flat))
+        flat, col, val = flat[order], col[order], val[order]
+        voxels, starts = np.unique(flat, return_index=True)
+        indptr = np.append(starts, len(flat)).astype(np.int64)
+        return cls(tuple(int(s) for s in shape), np.asarray(affine, float), voxels.astype(np.int64), indptr,
+                   col, val, lo, hi, total, total_sq, count)
+
+    # ------------------------------------------------------------ thresholds
+    def totals(self, lower_threshold: float = 0.0) -> tuple[np.ndarray, ...]:
+        """Per-column (Σm, Σm², #m>0, bbox_lo, bbox_hi) after zeroing values below ``lower_threshold``."""
+        if lower_threshold <= 0:
+            return self.total, self.total_sq, self.count, self.bbox_lo, self.bbox_hi
+        key = float(lower_threshold)
+        if key not in self._thresholded:
+            keep = self.values >= lower_threshold
+            cols = self.columns[keep]
+            v = self.values[keep].astype(np.float64)
+            R = self.nregions
+            total = np.bincount(cols, v, R)
+            total_sq = np.bincount(cols, v * v, R)
+            count = np.bincount(cols, minlength=R).astype(np.int64)
+            rows = np.repeat(np.arange(len(self.voxels)), np.diff(self.indptr))[keep]
+            ijk = np.stack(np.unravel_index(self.voxels[rows], self.shape), axis=1).astype(np.int32)
+            lo = np.zeros((R, 3), np.int32)
+            hi = np.full((R, 3), -1, np.int32)
+            if len(cols):
+                order = np.argsort(cols, kind="stable")
+                sc = cols[order]
+                starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+                present = sc[starts]
+                lo[present] = np.minimum.reduceat(ijk[order], starts, axis=0)
+                hi[present] = np.maximum.reduceat(ijk[order], starts, axis=0)
+            self._thresholded[key] = (total, total_sq, count, lo, hi)
+        return self._thresholded[key]
+
+    # --------------------------------------------------------------- reading
+    def rows_of(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers of flat voxel indices, and which of them are covered at all."""
+        flat = np.asarray(flat, np.int64)
+        pos = np.searchsorted(self.voxels, flat)
+        pos_c = np.minimum(pos, max(len(self.voxels) - 1, 0))
+        hit = (pos < len(self.voxels)) & (self.voxels[pos_c] == flat) if len(self.voxels) else np.zeros(len(flat), bool)
+        return pos_c, hit
+
+    def expand_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For rows r_i, the entry positions of all their non-zeros and the owner i of each.
+
+        Returns
+        -------
+        owner : ndarray int64 (M,)
+            Index into ``rows`` of each entry.
+        entries : ndarray int64 (M,)
+            Positions into ``columns``/``values``.
+        """
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        owner = np.repeat(np.arange(len(rows)), counts)
+        offsets = np.cumsum(counts) - counts
+        entries = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(offsets, counts) + np.repeat(starts, counts)
+        return owner, entries
+
+    def column_array(self, column: int, dtype=np.float32) -> np.ndarray:
+        """Dense array (grid shape) of one column, rebuilt from the index."""
+        sel = np.flatnonzero(self.columns == column)
+        rows = np.searchsorted(self.indptr, sel, side="right") - 1
+        out = np.zeros(int(np.prod(self.shape)), dtype)
+        out[self.voxels[rows]] = self.values[sel]
+        return out.reshape(self.shape)
+
+    def columns_max_array(self, columns, dtype=np.float32) -> np.ndarray:
+        """Dense voxel-wise maximum over several columns (e.g. the hemispheres of an area)."""
+        sel = np.flatnonzero(np.isin(self.columns, np.asarray(list(columns))))
+        rows = np.searchsorted(self.indptr, sel, side="right") - 1
+        out = np.zeros(int(np.prod(self.shape)), dtype)
+        np.maximum.at(out, self.voxels[rows], self.values[sel].astype(dtype))
+        return out.reshape(self.shape)
+
+    # ----------------------------------------------------------- persistence
+    _ARRAYS = ("voxels", "indptr", "columns", "values", "bbox_lo", "bbox_hi", "total", "total_sq", "count")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically to ``path`` (an uncompressed ``.npz``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, shape=np.asarray(self.shape, np.int64), affine=self.affine,
+                         format_version=np.asarray(FORMAT_VERSION), **{k: getattr(self, k) for k in self._ARRAYS})
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SparseIndex:
+        """Read an index written by :meth:`save` (binary arrays only, no text parsing)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["format_version"]) != FORMAT_VERSION:
+                    raise CacheError(f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}")
+                arrays = {k: z[k] for k in cls._ARRAYS}
+                return cls(tuple(int(s) for s in z["shape"]), z["affine"], **arrays)
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
+
+
+def index_key(map_: Map) -> str:
+    """Cache key of a map's index: its id, type, volume sources and region index, plus the format."""
+    desc = {
+        "format": FORMAT_VERSION,
+        "id": map_.id,
+        "maptype": map_.maptype,
+        "volumes": [v.identity for v in map_.volumes],
+        "index": [[name, e.volume, e.label, e.z, e.fragment] for name, e in map_.columns],
+    }
+    return hashlib.sha1(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def build_index(map_: Map) -> SparseIndex:
+    """Read every volume of ``map_`` once and build its sparse index (streams 4D files)."""
+    from ..volumes.providers import read_dataobj
+    from .grid import resample_to_grid
+
+    shape, affine = map_.grid
+    ncols = len(map_.columns)
+    by_volume: dict[int, list[tuple[int, object]]] = {}
+    for c, (_name, entry) in enumerate(map_.columns):
+        by_volume.setdefault(entry.volume, []).append((c, entry))
+
+    def generate():
+        for vidx in progress(sorted(by_volume), desc=f"indexing {map_.name[:40]}", unit="volume"):
+            vol = map_.volumes[vidx]
+            entries = by_volume[vidx]
+            zs = sorted({e.z for _, e in entries}, key=lambda z: -1 if z is None else z)
+            for z, img in vol.provider.iter_volumes(zs):
+                arr = read_dataobj(img, (), vol.provider.source)
+                if arr.ndim == 4 and arr.shape[3] == 1:
+                    arr = arr[..., 0]
+                if arr.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine, atol=1e-4):
+                    arr = resample_to_grid(arr, img.affine, shape, affine, labels=map_.maptype == "labelled")
+                flat = np.flatnonzero(arr)
+                vals = arr.reshape(-1)[flat]
+                group = [(c, e) for c, e in entries if e.z == z]
+                if map_.maptype == "labelled":
+                    labels = np.array([e.label for _, e in group], dtype=np.int64)
+                    order = np.argsort(labels)
+                    sl, scols = labels[order], np.array([c for c, _ in group])[order]
+                    pos = np.clip(np.searchsorted(sl, vals), 0, len(sl) - 1)
+                    ok = sl[pos] == vals
+                    cols_of = scols[pos]
+                    f, cc = flat[ok], cols_of[ok]
+                    srt = np.argsort(cc, kind="stable")
+                    f, cc = f[srt], cc[srt]
+                    bounds = np.flatnonzero(np.r_[True, cc[1:] != cc[:-1], True]) if len(cc) else np.array([0])
+                    for a, b in zip(bounds[:-1], bounds[1:]):
+                        yield int(cc[a]), f[a:b], np.ones(b - a, np.float32)
+                else:
+                    for c, _e in group:
+                        yield c, flat, vals.astype(np.float32)
+
+    return SparseIndex.from_columns(shape, affine, generate(), ncols)
+
+
+def load_or_build(map_: Map) -> SparseIndex:
+    """The map's index from the cache, or built now and stored (one builder at a time per key)."""
+    from filelock import FileLock
+
+    from ..retrieval.cache import cache_dir
+
+    folder = Path(cache_dir()) / "sparse-index"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = index_key(map_)
+    path = folder / f"{key}.npz"
+    if path.exists():
+        try:
+            return SparseIndex.load(path)
+        except CacheError as exc:
+            logger.warning("%s", exc)
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            try:
+                return SparseIndex.load(path)
+            except CacheError:
+                path.unlink(missing_ok=True)
+        logger.info("Building the sparse index of %r (once; cached in %s)", map_.name, folder)
+        index = build_index(map_)
+        index.save(path)
+        return index
