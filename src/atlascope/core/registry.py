@@ -197,7 +197,9 @@ class Registry:
         """
         found = self.find_parcellations(spec)
         if not found:
-            hints = closest(str(spec), [p.shortname for p in self.parcellations] + [p.name for p in self.parcellations])
+            hints = closest(
+                str(spec), [p.shortname for p in self.parcellations] + [p.name for p in self.parcellations]
+            )
             raise NotFoundError(
                 f"No parcellation matches {spec!r}. "
                 + (f"Did you mean: {', '.join(repr(h) for h in hints)}? " if hints else "")
@@ -206,7 +208,11 @@ class Registry:
         first = found[0]
         if len(found) > 1:
             families = {p.family or p.id for p in found}
-            if len(families) > 1 and str(spec).lower() not in (first.name.lower(), first.shortname.lower(), first.id.lower()):
+            if len(families) > 1 and str(spec).lower() not in (
+                first.name.lower(),
+                first.shortname.lower(),
+                first.id.lower(),
+            ):
                 raise AmbiguousNameError(
                     f"{spec!r} matches several parcellations: "
                     + ", ".join(repr(p.shortname) for p in found)

@@ -96,7 +96,9 @@ class Space:
 
     def is_compatible(self, other: Space) -> bool:
         """Whether coordinates can pass between the two spaces (same space or same family)."""
-        return other is self or other.id == self.id or (self.family is not None and self.family == other.family)
+        return (
+            other is self or other.id == self.id or (self.family is not None and self.family == other.family)
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Space) and other.id == self.id

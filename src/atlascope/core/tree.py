@@ -20,8 +20,11 @@ def split_hemisphere(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def regions_from_names(names: Iterable[str], aliases: Mapping[str, list[str]] | None = None,
-                       colors: Mapping[str, tuple[int, int, int]] | None = None) -> list[Region]:
+def regions_from_names(
+    names: Iterable[str],
+    aliases: Mapping[str, list[str]] | None = None,
+    colors: Mapping[str, tuple[int, int, int]] | None = None,
+) -> list[Region]:
     """Top-level regions for ``names``: every ``"X left"``/``"X right"`` pair goes below an area ``"X"``.
 
     Parameters
@@ -53,5 +56,7 @@ def regions_from_names(names: Iterable[str], aliases: Mapping[str, list[str]] | 
             parent = Region(area, aliases=list(al), rgb=colors.get(area))
             areas[area] = parent
             out.append(parent)
-        parent.add_child(Region(name, aliases=[f"{a} {hemi}" for a in al], rgb=colors.get(name, colors.get(area))))
+        parent.add_child(
+            Region(name, aliases=[f"{a} {hemi}" for a in al], rgb=colors.get(name, colors.get(area)))
+        )
     return out

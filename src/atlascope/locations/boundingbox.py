@@ -68,7 +68,9 @@ class BoundingBox:
             lo, hi = idx.min(0), idx.max(0)
         else:
             lo, hi = np.zeros(3), np.asarray(shape[:3]) - 1
-        corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        corners = np.array(
+            [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+        )
         mm = (np.asarray(affine) @ corners.T).T[:, :3]
         return cls(mm.min(0), mm.max(0), space)
 

@@ -42,8 +42,13 @@ class Point:
         Label (e.g. the peak number).
     """
 
-    def __init__(self, coordinate: Sequence[float], space: str | Space | None = None, sigma_mm: float = 0.0,
-                 label: int | None = None) -> None:
+    def __init__(
+        self,
+        coordinate: Sequence[float],
+        space: str | Space | None = None,
+        sigma_mm: float = 0.0,
+        label: int | None = None,
+    ) -> None:
         c = _as_coords(coordinate, "Point coordinates")
         if c.shape[0] != 1:
             raise InvalidInputError(f"A Point has one coordinate (x, y, z); got {c.shape[0]}.")
@@ -114,7 +119,9 @@ class PointCloud:
         if sig.ndim == 0:
             sig = np.full(n, float(sig))
         if sig.shape != (n,) or not np.isfinite(sig).all() or (sig < 0).any():
-            raise InvalidInputError(f"sigma_mm must be one number >= 0 or {n} of them, got shape {sig.shape}.")
+            raise InvalidInputError(
+                f"sigma_mm must be one number >= 0 or {n} of them, got shape {sig.shape}."
+            )
         self.sigma_mm = sig
         self._labels: np.ndarray | None = None
         if labels is not None:
@@ -151,9 +158,15 @@ class PointCloud:
             out[u] = (0.5, 0.5, 0.5, 1.0) if u < 0 else tuple(float(v) for v in cmap(u / top if top else 0.0))
         return out
 
-    def find_clusters(self, min_fraction: float = 1 / 200, max_fraction: float = 1 / 8, *,
-                      algorithm: str = "hdbscan", eps_mm: float | None = None,
-                      min_samples: int | None = None) -> np.ndarray:
+    def find_clusters(
+        self,
+        min_fraction: float = 1 / 200,
+        max_fraction: float = 1 / 8,
+        *,
+        algorithm: str = "hdbscan",
+        eps_mm: float | None = None,
+        min_samples: int | None = None,
+    ) -> np.ndarray:
         """Cluster the points (SPEC section 3) and store and return the labels.
 
         Parameters
@@ -174,8 +187,14 @@ class PointCloud:
         """
         from ..analysis.clustering import find_clusters
 
-        self.labels = find_clusters(self.coordinates, min_fraction=min_fraction, max_fraction=max_fraction,
-                                    algorithm=algorithm, eps_mm=eps_mm, min_samples=min_samples)
+        self.labels = find_clusters(
+            self.coordinates,
+            min_fraction=min_fraction,
+            max_fraction=max_fraction,
+            algorithm=algorithm,
+            eps_mm=eps_mm,
+            min_samples=min_samples,
+        )
         return self.labels
 
     # ------------------------------------------------------------- container

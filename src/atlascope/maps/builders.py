@@ -30,10 +30,16 @@ def _provider(img) -> Provider:
     raise InvalidInputError(f"Map images must be NIfTI paths or nibabel images, got {type(img).__name__}.")
 
 
-def from_nifti(images, regions: Sequence[str] | Mapping[int, str], space: str | Space,
-               maptype: str = "statistical", name: str = "custom map",
-               parcellation: Parcellation | None = None, register: bool = False,
-               provenance: Provenance | None = None) -> Map:
+def from_nifti(
+    images,
+    regions: Sequence[str] | Mapping[int, str],
+    space: str | Space,
+    maptype: str = "statistical",
+    name: str = "custom map",
+    parcellation: Parcellation | None = None,
+    register: bool = False,
+    provenance: Provenance | None = None,
+) -> Map:
     """Make a Map from NIfTI files or images, usable everywhere a built-in map is.
 
     Parameters
@@ -82,13 +88,25 @@ def from_nifti(images, regions: Sequence[str] | Mapping[int, str], space: str | 
     if len(set(names)) != len(names):
         raise InvalidInputError("Region names of a map must be unique.")
     providers = [_provider(i) for i in imgs]
-    digest = hashlib.sha1("|".join([name, mtype, *names, *(p.source for p in providers)]).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(
+        "|".join([name, mtype, *names, *(p.source for p in providers)]).encode()
+    ).hexdigest()[:12]
     if parcellation is None:
-        parcellation = Parcellation(f"custom/parcellation/{digest}", name, name, regions_from_names(names),
-                                    provenance=provenance)
+        parcellation = Parcellation(
+            f"custom/parcellation/{digest}", name, name, regions_from_names(names), provenance=provenance
+        )
     vols = [Volume(p, sp, name=f"{name} volume {i}") for i, p in enumerate(providers)]
-    m = Map(f"custom/map/{digest}", name, sp, parcellation, mtype, vols, indices,
-            provenance=provenance or Provenance(source="user-supplied images", files=tuple(p.source for p in providers)))
+    m = Map(
+        f"custom/map/{digest}",
+        name,
+        sp,
+        parcellation,
+        mtype,
+        vols,
+        indices,
+        provenance=provenance
+        or Provenance(source="user-supplied images", files=tuple(p.source for p in providers)),
+    )
     if register:
         REGISTRY.add_parcellation(parcellation)
         REGISTRY.add_map(m)

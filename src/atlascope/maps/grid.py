@@ -12,8 +12,9 @@ def _is_label_like(arr: np.ndarray) -> bool:
     return np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
 
 
-def resample_to_grid(data: np.ndarray, affine: np.ndarray, shape, target_affine: np.ndarray,
-                     labels: bool | None = None) -> np.ndarray:
+def resample_to_grid(
+    data: np.ndarray, affine: np.ndarray, shape, target_affine: np.ndarray, labels: bool | None = None
+) -> np.ndarray:
     """Resample a whole 3D array onto a target grid with nilearn (nearest for labels, else linear).
 
     Parameters
@@ -34,13 +35,20 @@ def resample_to_grid(data: np.ndarray, affine: np.ndarray, shape, target_affine:
     if labels is None:
         labels = _is_label_like(data)
     img = nib.Nifti1Image(np.asarray(data), np.asarray(affine, float))
-    out = resample_img(img, target_affine=np.asarray(target_affine, float), target_shape=tuple(shape),
-                       interpolation="nearest" if labels else "linear", force_resample=True, copy_header=True)
+    out = resample_img(
+        img,
+        target_affine=np.asarray(target_affine, float),
+        target_shape=tuple(shape),
+        interpolation="nearest" if labels else "linear",
+        force_resample=True,
+        copy_header=True,
+    )
     return np.asanyarray(out.dataobj)
 
 
-def crop_resample(data: np.ndarray, affine: np.ndarray, shape, target_affine: np.ndarray,
-                  labels: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def crop_resample(
+    data: np.ndarray, affine: np.ndarray, shape, target_affine: np.ndarray, labels: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Resample only the part of the target grid that the input's non-zero voxels reach.
 
     Returns
@@ -60,12 +68,14 @@ def crop_resample(data: np.ndarray, affine: np.ndarray, shape, target_affine: np
         if not len(nz):
             return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
         lo, hi = nz.min(0), nz.max(0) + 1
-        return data[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], lo
+        return data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], lo
     nz = np.argwhere(data != 0)
     if not len(nz):
         return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
     lo, hi = nz.min(0) - 1, nz.max(0) + 1
-    corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    corners = np.array(
+        [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
     tvox = (np.linalg.inv(target_affine) @ affine @ corners.T).T[:, :3]
     tlo = np.maximum(np.floor(tvox.min(0)).astype(int) - 1, 0)
     thi = np.minimum(np.ceil(tvox.max(0)).astype(int) + 2, shape)

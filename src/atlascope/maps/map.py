@@ -77,9 +77,18 @@ class Map:
         Origin of the data.
     """
 
-    def __init__(self, id: str, name: str, space: Space, parcellation: Parcellation, maptype: str,
-                 volumes: list[Volume], indices: dict[str, list[MapIndex]],
-                 provenance: Provenance | None = None, description: str = "") -> None:
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        space: Space,
+        parcellation: Parcellation,
+        maptype: str,
+        volumes: list[Volume],
+        indices: dict[str, list[MapIndex]],
+        provenance: Provenance | None = None,
+        description: str = "",
+    ) -> None:
         self.id = id
         self.name = name
         self.space = space
@@ -155,7 +164,8 @@ class Map:
         if not cols:
             raise NotFoundError(
                 f"Region {reg.name!r} has no map in {self.name!r}. Mapped regions include: "
-                + ", ".join(repr(n) for n in list(self.indices)[:8]) + " ..."
+                + ", ".join(repr(n) for n in list(self.indices)[:8])
+                + " ..."
             )
         return cols
 
@@ -167,8 +177,7 @@ class Map:
             if self._index is not None:
                 self._grid = (self._index.shape, self._index.affine)
             else:
-                img = self.volumes[0].provider.fetch(self.columns[0][1].z if self.columns else None)
-                self._grid = (tuple(int(s) for s in img.shape[:3]), np.asarray(img.affine, float))
+                self._grid = self.volumes[0].provider.grid(self.columns[0][1].z if self.columns else None)
         return self._grid
 
     @property
@@ -215,8 +224,14 @@ class Map:
         return img
 
     # --------------------------------------------------------------- assign
-    def assign(self, item: Any, minsize_voxel: int = 1, lower_threshold: float = 0.0,
-               split_components: bool = True, strict: bool = False) -> pd.DataFrame:
+    def assign(
+        self,
+        item: Any,
+        minsize_voxel: int = 1,
+        lower_threshold: float = 0.0,
+        split_components: bool = True,
+        strict: bool = False,
+    ) -> pd.DataFrame:
         """Assign points, point clouds or volumes to this map's regions (SPEC section 4).
 
         Parameters
@@ -270,9 +285,15 @@ class Map:
 
     def _frame(self, data: dict[str, Any]) -> pd.DataFrame:
         df = pd.DataFrame({k: data[k] for k in ASSIGNMENT_COLUMNS if k in data})
-        empty = [c for c in df.columns if df[c].isna().all()] if len(df) else [
-            c for c in df.columns if c not in ("input structure", "centroid", "volume", "region", "map value")
-        ]
+        empty = (
+            [c for c in df.columns if df[c].isna().all()]
+            if len(df)
+            else [
+                c
+                for c in df.columns
+                if c not in ("input structure", "centroid", "volume", "region", "map value")
+            ]
+        )
         return df.drop(columns=empty).reset_index(drop=True)
 
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
@@ -287,7 +308,11 @@ class Map:
         sigma_vox = points.sigma_mm / voxsize
         kernel = sigma_vox >= KERNEL_SIGMA_VOXELS
         if (~inside).any():
-            logger.info("%d of %d points lie outside the map's grid and get no assignment.", int((~inside).sum()), len(points))
+            logger.info(
+                "%d of %d points lie outside the map's grid and get no assignment.",
+                int((~inside).sum()),
+                len(points),
+            )
         parts = []
         small = np.flatnonzero(~kernel)
         if len(small):
@@ -298,14 +323,18 @@ class Map:
             pts = small[p]
             meta = self._column_meta(c)
             mv = np.asarray(meta["label"], float) if self.is_labelled else v
-            parts.append(pd.DataFrame({
-                "input structure": pts,
-                "centroid": [tuple(points.coordinates[i]) for i in pts],
-                "volume": meta["volume"],
-                "fragment": meta["fragment"],
-                "region": meta["region"],
-                "map value": mv,
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "input structure": pts,
+                        "centroid": [tuple(points.coordinates[i]) for i in pts],
+                        "volume": meta["volume"],
+                        "fragment": meta["fragment"],
+                        "region": meta["region"],
+                        "map value": mv,
+                    }
+                )
+            )
         big = np.flatnonzero(kernel & inside)
         if len(big):
             structs = gaussian_kernel_structures(ijk[big], sigma_vox[big], shape)
@@ -313,31 +342,38 @@ class Map:
             pts = big[pm.structure]
             meta = self._column_meta(pm.column)
             keep = pm.map_weighted_mean > lower_threshold if lower_threshold > 0 else np.ones(len(pts), bool)
-            df = pd.DataFrame({
-                "input structure": pts,
-                "centroid": [tuple(points.coordinates[i]) for i in pts],
-                "volume": meta["volume"],
-                "fragment": meta["fragment"],
-                "region": meta["region"],
-                "correlation": pm.correlation,
-                "intersection over union": pm.iou,
-                "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
-                "map weighted mean": pm.map_weighted_mean,
-                "map containedness": pm.map_containedness,
-                "input weighted mean": pm.input_weighted_mean,
-                "input containedness": pm.input_containedness,
-            })[keep]
+            df = pd.DataFrame(
+                {
+                    "input structure": pts,
+                    "centroid": [tuple(points.coordinates[i]) for i in pts],
+                    "volume": meta["volume"],
+                    "fragment": meta["fragment"],
+                    "region": meta["region"],
+                    "correlation": pm.correlation,
+                    "intersection over union": pm.iou,
+                    "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
+                    "map weighted mean": pm.map_weighted_mean,
+                    "map containedness": pm.map_containedness,
+                    "input weighted mean": pm.input_weighted_mean,
+                    "input containedness": pm.input_containedness,
+                }
+            )[keep]
             parts.append(df)
         parts = [p for p in parts if len(p)]
         if not parts:
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
         df = pd.concat(parts, ignore_index=True)
-        sort_by = "map weighted mean" if "map weighted mean" in df.columns and df["map weighted mean"].notna().all() else "map value"
+        sort_by = (
+            "map weighted mean"
+            if "map weighted mean" in df.columns and df["map weighted mean"].notna().all()
+            else "map value"
+        )
         df = df.sort_values(["input structure", sort_by], ascending=[True, False], kind="stable")
         return self._frame({k: df[k].tolist() for k in df.columns})
 
-    def _assign_image(self, img: nib.Nifti1Image, minsize_voxel: int, lower_threshold: float,
-                      split_components: bool) -> pd.DataFrame:
+    def _assign_image(
+        self, img: nib.Nifti1Image, minsize_voxel: int, lower_threshold: float, split_components: bool
+    ) -> pd.DataFrame:
         from scipy import ndimage
 
         from ..analysis.assignment import Structures, assign_structures
@@ -360,11 +396,13 @@ class Map:
             relabel[good] = np.arange(len(good))
             comp = relabel[lab]
         else:
-            comp = np.where(pos, 0, -1)
-            good = np.array([1]) if pos.sum() > minsize_voxel or not split_components else np.zeros(0, int)
+            comp = np.where(pos, 0, -1)  # one structure; minsize_voxel applies to split components only
         sel = comp >= 0
         if not sel.any():
-            logger.info("Every component of the input has %d voxels or fewer (minsize_voxel); nothing to assign.", minsize_voxel)
+            logger.info(
+                "Every component of the input has %d voxels or fewer (minsize_voxel); nothing to assign.",
+                minsize_voxel,
+            )
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
         local = np.argwhere(sel)
         owner = comp[sel].astype(np.int64)
@@ -378,19 +416,23 @@ class Map:
         centroid_vox = np.stack([np.bincount(owner, gijk[:, a], K) for a in range(3)], axis=1) / cnt[:, None]
         centroid_mm = (affine @ np.c_[centroid_vox, np.ones(K)].T)[:3].T
         meta = self._column_meta(pm.column)
-        df = pd.DataFrame({
-            "input structure": pm.structure + 1,
-            "centroid": [tuple(np.round(centroid_mm[s], 2)) for s in pm.structure],
-            "volume": meta["volume"],
-            "fragment": meta["fragment"],
-            "region": meta["region"],
-            "correlation": pm.correlation,
-            "intersection over union": pm.iou,
-            "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
-            "map weighted mean": pm.map_weighted_mean,
-            "map containedness": pm.map_containedness,
-            "input weighted mean": pm.input_weighted_mean,
-            "input containedness": pm.input_containedness,
-        })
-        df = df.sort_values(["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last")
+        df = pd.DataFrame(
+            {
+                "input structure": pm.structure + 1,
+                "centroid": [tuple(np.round(centroid_mm[s], 2)) for s in pm.structure],
+                "volume": meta["volume"],
+                "fragment": meta["fragment"],
+                "region": meta["region"],
+                "correlation": pm.correlation,
+                "intersection over union": pm.iou,
+                "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
+                "map weighted mean": pm.map_weighted_mean,
+                "map containedness": pm.map_containedness,
+                "input weighted mean": pm.input_weighted_mean,
+                "input containedness": pm.input_containedness,
+            }
+        )
+        df = df.sort_values(
+            ["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last"
+        )
         return self._frame({k: df[k].tolist() for k in df.columns})

@@ -102,44 +102,54 @@ class SparseIndex:
             Number of columns R.
         """
         flats, cols, vals = [], [], []
-        lo = np.zeros((ncols, 3), np.int32)
-        hi = np.full((ncols, 3), -1, np.int32)
-        total = np.zeros(ncols)
-        total_sq = np.zeros(ncols)
-        count = np.zeros(ncols, np.int64)
         for c, flat, v in columns_iter:
             flat = np.asarray(flat, np.int64)
             v = np.asarray(v, np.float32)
             keep = v > 0
-            flat, v = flat[keep], v[keep]
+            if not keep.all():
+                flat, v = flat[keep], v[keep]
             if not len(flat):
                 logger.debug("column %d of the map is empty", c)
                 continue
-            ijk = np.stack(np.unravel_index(flat, shape), axis=1)
-            lo[c] = np.minimum(lo[c], ijk.min(0)) if count[c] else ijk.min(0)
-            hi[c] = np.maximum(hi[c], ijk.max(0))
-            v64 = v.astype(np.float64)
-            total[c] += v64.sum()
-            total_sq[c] += (v64 * v64).sum()
-            count[c] += len(flat)
             flats.append(flat)
             cols.append(np.full(len(flat), c, np.int32))
             vals.append(v)
-        if flats:
-            flat = np.concatenate(flats)
-            col = np.concatenate(cols)
-            val = np.concatenate(vals)
-        else:
-            flat = np.zeros(0, np.int64)
-            col = np.zeros(0, np.int32)
-            val = np.zeros(0, np.float32)
+        flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
+        col = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+        val = np.concatenate(vals) if vals else np.zeros(0, np.float32)
         del flats, cols, vals
-        order = np.lexsort((col, flat))
+        v64 = val.astype(np.float64)
+        total = np.bincount(col, v64, ncols)
+        total_sq = np.bincount(col, v64 * v64, ncols)
+        count = np.bincount(col, minlength=ncols).astype(np.int64)
+        lo = np.zeros((ncols, 3), np.int32)
+        hi = np.full((ncols, 3), -1, np.int32)
+        if len(col):
+            by_col = np.argsort(col, kind="stable")
+            sc = col[by_col]
+            starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+            ijk = np.stack(np.unravel_index(flat[by_col], tuple(shape)), axis=1).astype(np.int32)
+            lo[sc[starts]] = np.minimum.reduceat(ijk, starts, axis=0)
+            hi[sc[starts]] = np.maximum.reduceat(ijk, starts, axis=0)
+            del by_col, sc, ijk
+        order = np.argsort(flat * np.int64(max(ncols, 1)) + col, kind="stable")
         flat, col, val = flat[order], col[order], val[order]
-        voxels, starts = np.unique(flat, return_index=True)
+        del order
+        voxels, starts = np.unique(flat, return_index=True) if len(flat) else (flat, np.zeros(0, np.int64))
         indptr = np.append(starts, len(flat)).astype(np.int64)
-        return cls(tuple(int(s) for s in shape), np.asarray(affine, float), voxels.astype(np.int64), indptr,
-                   col, val, lo, hi, total, total_sq, count)
+        return cls(
+            tuple(int(s) for s in shape),
+            np.asarray(affine, float),
+            voxels.astype(np.int64),
+            indptr,
+            col,
+            val,
+            lo,
+            hi,
+            total,
+            total_sq,
+            count,
+        )
 
     # ------------------------------------------------------------ thresholds
     def totals(self, lower_threshold: float = 0.0) -> tuple[np.ndarray, ...]:
@@ -175,7 +185,11 @@ class SparseIndex:
         flat = np.asarray(flat, np.int64)
         pos = np.searchsorted(self.voxels, flat)
         pos_c = np.minimum(pos, max(len(self.voxels) - 1, 0))
-        hit = (pos < len(self.voxels)) & (self.voxels[pos_c] == flat) if len(self.voxels) else np.zeros(len(flat), bool)
+        hit = (
+            (pos < len(self.voxels)) & (self.voxels[pos_c] == flat)
+            if len(self.voxels)
+            else np.zeros(len(flat), bool)
+        )
         return pos_c, hit
 
     def expand_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +206,11 @@ class SparseIndex:
         counts = self.indptr[rows + 1] - starts
         owner = np.repeat(np.arange(len(rows)), counts)
         offsets = np.cumsum(counts) - counts
-        entries = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(offsets, counts) + np.repeat(starts, counts)
+        entries = (
+            np.arange(int(counts.sum()), dtype=np.int64)
+            - np.repeat(offsets, counts)
+            + np.repeat(starts, counts)
+        )
         return owner, entries
 
     def column_array(self, column: int, dtype=np.float32) -> np.ndarray:
@@ -221,8 +239,13 @@ class SparseIndex:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, shape=np.asarray(self.shape, np.int64), affine=self.affine,
-                         format_version=np.asarray(FORMAT_VERSION), **{k: getattr(self, k) for k in self._ARRAYS})
+                np.savez(
+                    fh,
+                    shape=np.asarray(self.shape, np.int64),
+                    affine=self.affine,
+                    format_version=np.asarray(FORMAT_VERSION),
+                    **{k: getattr(self, k) for k in self._ARRAYS},
+                )
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -238,7 +261,9 @@ class SparseIndex:
         try:
             with np.load(path, allow_pickle=False) as z:
                 if int(z["format_version"]) != FORMAT_VERSION:
-                    raise CacheError(f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}")
+                    raise CacheError(
+                        f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}"
+                    )
                 arrays = {k: z[k] for k in cls._ARRAYS}
                 return cls(tuple(int(s) for s in z["shape"]), z["affine"], **arrays)
         except (OSError, ValueError, KeyError, EOFError) as exc:
@@ -257,6 +282,18 @@ def index_key(map_: Map) -> str:
     return hashlib.sha1(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _nonzero_c_order(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C-order flat indices and values of the non-zero voxels, without copying F-ordered arrays."""
+    if arr.flags.f_contiguous and not arr.flags.c_contiguous:
+        t = arr.T  # C-contiguous view
+        fidx = np.flatnonzero(t != 0)
+        vals = t.reshape(-1)[fidx]
+        ijk = np.unravel_index(fidx, arr.shape, order="F")
+        return np.ravel_multi_index(ijk, arr.shape), vals
+    flat = np.flatnonzero(arr != 0)
+    return flat, arr.reshape(-1)[flat]
+
+
 def build_index(map_: Map) -> SparseIndex:
     """Read every volume of ``map_`` once and build its sparse index (streams 4D files)."""
     from ..volumes.providers import read_dataobj
@@ -269,18 +306,24 @@ def build_index(map_: Map) -> SparseIndex:
         by_volume.setdefault(entry.volume, []).append((c, entry))
 
     def generate():
-        for vidx in progress(sorted(by_volume), desc=f"indexing {map_.name[:40]}", unit="volume"):
+        todo = [
+            (vidx, z)
+            for vidx in sorted(by_volume)
+            for z in sorted({e.z for _, e in by_volume[vidx]}, key=lambda z: -1 if z is None else z)
+        ]
+        bar = iter(progress(range(len(todo)), desc=f"indexing {map_.name[:40]}", unit="image"))
+        for vidx in sorted(by_volume):
             vol = map_.volumes[vidx]
             entries = by_volume[vidx]
             zs = sorted({e.z for _, e in entries}, key=lambda z: -1 if z is None else z)
             for z, img in vol.provider.iter_volumes(zs):
+                next(bar, None)
                 arr = read_dataobj(img, (), vol.provider.source)
                 if arr.ndim == 4 and arr.shape[3] == 1:
                     arr = arr[..., 0]
                 if arr.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine, atol=1e-4):
                     arr = resample_to_grid(arr, img.affine, shape, affine, labels=map_.maptype == "labelled")
-                flat = np.flatnonzero(arr)
-                vals = arr.reshape(-1)[flat]
+                flat, vals = _nonzero_c_order(arr)
                 group = [(c, e) for c, e in entries if e.z == z]
                 if map_.maptype == "labelled":
                     labels = np.array([e.label for _, e in group], dtype=np.int64)
@@ -292,7 +335,9 @@ def build_index(map_: Map) -> SparseIndex:
                     f, cc = flat[ok], cols_of[ok]
                     srt = np.argsort(cc, kind="stable")
                     f, cc = f[srt], cc[srt]
-                    bounds = np.flatnonzero(np.r_[True, cc[1:] != cc[:-1], True]) if len(cc) else np.array([0])
+                    bounds = (
+                        np.flatnonzero(np.r_[True, cc[1:] != cc[:-1], True]) if len(cc) else np.array([0])
+                    )
                     for a, b in zip(bounds[:-1], bounds[1:]):
                         yield int(cc[a]), f[a:b], np.ones(b - a, np.float32)
                 else:

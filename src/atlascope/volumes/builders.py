@@ -36,8 +36,12 @@ def _check_in_space(img: nib.Nifti1Image, space: Space | None, name: str) -> Non
         )
 
 
-def from_nifti(img: nib.spatialimages.SpatialImage | str | os.PathLike, space: str | Space,
-               name: str = "", allow_zero: bool = False) -> Volume:
+def from_nifti(
+    img: nib.spatialimages.SpatialImage | str | os.PathLike,
+    space: str | Space,
+    name: str = "",
+    allow_zero: bool = False,
+) -> Volume:
     """A Volume from a NIfTI path or a nibabel image in ``space``.
 
     The image is read and checked once: it must be 3D (a 4D image with one volume is accepted),
@@ -70,20 +74,27 @@ def from_nifti(img: nib.spatialimages.SpatialImage | str | os.PathLike, space: s
     if not allow_zero:
         _check_in_space(clean, sp, name)
     src = str(img) if isinstance(img, str | os.PathLike) else "nibabel image in memory"
-    return volume_from_image(clean, sp, name, Provenance(source=src, files=(src,) if src.endswith((".nii", ".gz")) else ()))
+    return volume_from_image(
+        clean, sp, name, Provenance(source=src, files=(src,) if src.endswith((".nii", ".gz")) else ())
+    )
 
 
-def from_array(data: np.ndarray, affine: np.ndarray, space: str | Space, name: str = "array",
-               allow_zero: bool = False) -> Volume:
+def from_array(
+    data: np.ndarray, affine: np.ndarray, space: str | Space, name: str = "array", allow_zero: bool = False
+) -> Volume:
     """A Volume from a 3D numpy array and a 4x4 voxel-to-mm affine (validated like ``from_nifti``)."""
     arr = np.asarray(data)
-    return from_nifti(nib.Nifti1Image(arr, np.asarray(affine, dtype=float)), space, name, allow_zero=allow_zero)
+    return from_nifti(
+        nib.Nifti1Image(arr, np.asarray(affine, dtype=float)), space, name, allow_zero=allow_zero
+    )
 
 
 def _target_grid(target, space: Space | None) -> tuple[tuple[int, int, int], np.ndarray]:
     if target is None:
         if space is None:
-            raise InvalidInputError("from_pointcloud needs a target grid or points in a space with a template.")
+            raise InvalidInputError(
+                "from_pointcloud needs a target grid or points in a space with a template."
+            )
         target = space.get_template()
     if isinstance(target, Volume):
         img = target.fetch()
@@ -94,8 +105,9 @@ def _target_grid(target, space: Space | None) -> tuple[tuple[int, int, int], np.
     return tuple(int(s) for s in img.shape[:3]), np.asarray(img.affine, dtype=float)
 
 
-def from_pointcloud(points: PointCloud, label: int | None = None, target=None, normalize: bool = True,
-                    name: str = "") -> Volume:
+def from_pointcloud(
+    points: PointCloud, label: int | None = None, target=None, normalize: bool = True, name: str = ""
+) -> Volume:
     """Kernel-density map of (some of) a point cloud on a target grid (SPEC section 3).
 
     Points are counted per voxel of ``target`` (nearest voxel) and smoothed with a Gaussian of
@@ -122,10 +134,14 @@ def from_pointcloud(points: PointCloud, label: int | None = None, target=None, n
     sel = points
     if label is not None:
         if points.labels is None:
-            raise InvalidInputError("label given but the point cloud has no labels; run find_clusters() first.")
+            raise InvalidInputError(
+                "label given but the point cloud has no labels; run find_clusters() first."
+            )
         mask = points.labels == label
         if not mask.any():
-            raise InvalidInputError(f"No point has label {label}; labels present: {sorted(set(points.labels.tolist()))}.")
+            raise InvalidInputError(
+                f"No point has label {label}; labels present: {sorted(set(points.labels.tolist()))}."
+            )
         sel = points.subset(mask)
     if isinstance(target, Volume):
         check_compatible(points.space, target.space)
@@ -134,7 +150,9 @@ def from_pointcloud(points: PointCloud, label: int | None = None, target=None, n
 
     dens = points_to_density(sel.coordinates, sel.sigma_mm, shape, affine, normalize=normalize)
     if not np.any(dens):
-        logger.warning("None of the %d points falls inside the target grid; the density map is empty.", len(sel))
+        logger.warning(
+            "None of the %d points falls inside the target grid; the density map is empty.", len(sel)
+        )
     img = nib.Nifti1Image(dens.astype(np.float32), affine)
     nm = name or (f"kernel density of cluster {label}" if label is not None else "kernel density of points")
     return volume_from_image(img, points.space, nm)

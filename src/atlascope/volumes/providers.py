@@ -75,6 +75,11 @@ class Provider(ABC):
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
         """The image; with ``z``, the 3D volume ``z`` of a 4D image."""
 
+    def grid(self, z: int | None = None) -> tuple[tuple[int, int, int], np.ndarray]:
+        """(shape, affine) of the 3D grid, read from the header where possible (no voxel decoding)."""
+        img = self.fetch(z)
+        return tuple(int(s) for s in img.shape[:3]), np.asarray(img.affine, float)
+
     def iter_volumes(self, zs: Iterable[int | None]) -> Iterator[tuple[int | None, nib.Nifti1Image]]:
         """Yield ``(z, image)`` for each requested ``z``; providers may stream this efficiently."""
         for z in zs:
@@ -180,8 +185,12 @@ class NiftiProvider(Provider):
 
             return str(fetch(self._source, kind="nifti"))
         if self._source.startswith("file://"):
-            return self._source[len("file://"):]
+            return self._source[len("file://") :]
         return self._source
+
+    def grid(self, z: int | None = None) -> tuple[tuple[int, int, int], np.ndarray]:
+        img = load_nifti(self.local_path())
+        return tuple(int(s) for s in img.shape[:3]), np.asarray(img.affine, float)
 
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
         path = self.local_path()

@@ -13,7 +13,9 @@ from .providers import load_nifti, read_dataobj
 __all__ = ["as_nifti", "validated_image"]
 
 
-def as_nifti(img: nib.spatialimages.SpatialImage | str | os.PathLike, what: str = "input image") -> nib.Nifti1Image:
+def as_nifti(
+    img: nib.spatialimages.SpatialImage | str | os.PathLike, what: str = "input image"
+) -> nib.Nifti1Image:
     """A nibabel image from an image object or a path (``str``/``PathLike``)."""
     if isinstance(img, str | os.PathLike):
         return load_nifti(img)
@@ -84,7 +86,9 @@ def validated_image(img, what: str = "input image", allow_zero: bool = False) ->
                 "nilearn.image.math_img('np.nan_to_num(img)', img=img)."
             )
     if not allow_zero and not np.any(data):
-        raise InvalidInputError(f"{what} is all zero: there is nothing to characterise. Check the threshold or file.")
+        raise InvalidInputError(
+            f"{what} is all zero: there is nothing to characterise. Check the threshold or file."
+        )
     hdr = nimg.header.copy() if isinstance(nimg, nib.Nifti1Image) else None
     out = nib.Nifti1Image(data, affine, hdr)
     out.header.set_data_dtype(data.dtype)

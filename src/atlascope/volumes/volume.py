@@ -35,8 +35,14 @@ class Volume:
         Origin of the data.
     """
 
-    def __init__(self, provider: Provider, space: str | Space | None, name: str = "",
-                 z: int | None = None, provenance: Provenance | None = None) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        space: str | Space | None,
+        name: str = "",
+        z: int | None = None,
+        provenance: Provenance | None = None,
+    ) -> None:
         self.provider = provider
         self.space = resolve_space(space)
         self.name = name
@@ -57,8 +63,9 @@ class Volume:
         return read_dataobj(img, (), self.name or "volume"), np.asarray(img.affine, dtype=float)
 
     # -------------------------------------------------------------- analysis
-    def draw_samples(self, N: int, e: float = 1.0, sigma_mm: float | None = None, invert: bool = False,
-                     rng: Any = None) -> PointCloud:
+    def draw_samples(
+        self, N: int, e: float = 1.0, sigma_mm: float | None = None, invert: bool = False, rng: Any = None
+    ) -> PointCloud:
         """Draw ``N`` points with probability proportional to the (normalised) image (SPEC section 3).
 
         Parameters
@@ -85,7 +92,9 @@ class Volume:
         coords = draw_samples(arr, affine, int(N), e=e, invert=invert, rng=rng)
         return PointCloud(coords, self.space, sigma_mm=0.0 if sigma_mm is None else sigma_mm)
 
-    def find_peaks(self, mindist: int = 5, sigma_mm: float = 0.0, threshold: float | None = None) -> PointCloud:
+    def find_peaks(
+        self, mindist: int = 5, sigma_mm: float = 0.0, threshold: float | None = None
+    ) -> PointCloud:
         """Local maxima at least ``mindist`` voxels apart, strongest first, labelled 0..n-1.
 
         Returns
