@@ -26,6 +26,8 @@ def _load_builtin(registry) -> None:
 
 
 REGISTRY.add_loader("builtin", _load_builtin)
+from .configuration.sources import last_report, load_from_environment, use_configuration  # noqa: E402, F401
+REGISTRY.add_loader("environment", load_from_environment)
 
 
 def get_space(spec: str | Space) -> Space:
