@@ -34,12 +34,16 @@ class Structures:
         Input value q > 0 of each entry.
     n : int
         Number of structures K.
+    lo, hi : ndarray int (K, 3), optional
+        Inclusive voxel bounding box of each structure, when the caller knows it (saves a pass).
     """
 
     owner: np.ndarray
     flat: np.ndarray
     value: np.ndarray
     n: int
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
 
 
 @dataclass
@@ -63,6 +67,54 @@ def _group(keys: np.ndarray):
     sk = keys[order]
     starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if len(sk) else np.zeros(0, np.int64)
     return order, sk, starts
+
+
+#: Upper bound of (entry, region) pairs expanded at once; bounds memory to a few tens of MB.
+JOIN_CHUNK = 262_144
+
+
+def _reduce_pairs(key, mq, cnt, mx):
+    """Group partial results by key: sums of ``mq`` and ``cnt``, maximum of ``mx``."""
+    order, sk, starts = _group(key)
+    if not len(starts):
+        return sk, np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
+    return (
+        sk[starts],
+        np.add.reduceat(mq[order], starts),
+        np.add.reduceat(cnt[order], starts),
+        np.maximum.reduceat(mx[order], starts),
+    )
+
+
+def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float):
+    """Per (structure, column) key: Σ m·q, #(m>0 ∧ q>0) and max m, from the index rows the
+    entries touch; the gather is done in chunks of about :data:`JOIN_CHUNK` pairs."""
+    rows, hit = index.rows_of(flat)
+    e_idx = np.flatnonzero(hit)
+    hrows = rows[e_idx]
+    sizes = index.indptr[hrows + 1] - index.indptr[hrows]
+    bounds = np.searchsorted(
+        np.cumsum(sizes), np.arange(JOIN_CHUNK, int(sizes.sum()) + JOIN_CHUNK, JOIN_CHUNK)
+    )
+    parts = []
+    lo = 0
+    for hi in [*np.minimum(bounds + 1, len(e_idx)).tolist(), len(e_idx)]:
+        if hi <= lo:
+            continue
+        sel = e_idx[lo:hi]
+        owner_local, entries = index.expand_rows(hrows[lo:hi])
+        e_of = sel[owner_local]
+        m = index.values[entries]
+        keep = (m >= lower_threshold) & (m > 0)
+        e_of, m = e_of[keep], m[keep].astype(np.float64)
+        key = owner[e_of].astype(np.int64) * R + index.columns[entries][keep]
+        parts.append(_reduce_pairs(key, m * q[e_of], np.ones(len(key), np.int64), m))
+        lo = hi
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
+    if len(parts) == 1:
+        return parts[0]
+    return _reduce_pairs(*(np.concatenate(x) for x in zip(*parts)))
 
 
 def assign_structures(
@@ -89,38 +141,25 @@ def assign_structures(
     K, R = structs.n, index.nregions
     tot_m, tot_m2, cnt_m, lo_m, hi_m = index.totals(lower_threshold)
 
-    q = structs.value.astype(np.float64)
-    own = structs.owner.astype(np.int64)
+    q = structs.value
+    own = structs.owner
     sum_q = np.bincount(own, q, K)
-    sum_q2 = np.bincount(own, q * q, K)
+    sum_q2 = np.bincount(own, np.square(q, dtype=np.float64), K)
     cnt_q = np.bincount(own, minlength=K).astype(np.int64)
-    ijk = np.stack(np.unravel_index(structs.flat, tuple(shape)), axis=1)
-    lo_q = np.zeros((K, 3), np.int64)
-    hi_q = np.zeros((K, 3), np.int64)
-    if len(own):
-        order, so, starts = _group(own)
-        present = so[starts]
-        lo_q[present] = np.minimum.reduceat(ijk[order], starts, axis=0)
-        hi_q[present] = np.maximum.reduceat(ijk[order], starts, axis=0)
+    if structs.lo is not None and structs.hi is not None:
+        lo_q, hi_q = np.asarray(structs.lo, np.int64), np.asarray(structs.hi, np.int64)
+    else:
+        lo_q = np.zeros((K, 3), np.int64)
+        hi_q = np.zeros((K, 3), np.int64)
+        if len(own):
+            ijk = np.stack(np.unravel_index(structs.flat, tuple(shape)), axis=1)
+            order, so, starts = _group(own)
+            present = so[starts]
+            lo_q[present] = np.minimum.reduceat(ijk[order], starts, axis=0)
+            hi_q[present] = np.maximum.reduceat(ijk[order], starts, axis=0)
+            del ijk, order
 
-    rows, hit = index.rows_of(structs.flat)
-    e_idx = np.flatnonzero(hit)
-    owner_local, entries = index.expand_rows(rows[e_idx])
-    e_of = e_idx[owner_local]
-    m = index.values[entries].astype(np.float64)
-    col = index.columns[entries].astype(np.int64)
-    keep = (m >= lower_threshold) & (m > 0)
-    e_of, m, col = e_of[keep], m[keep], col[keep]
-    s = own[e_of]
-    qv = q[e_of]
-    key = s * R + col
-
-    order, sk, starts = _group(key)
-    mq = (m * qv)[order]
-    sum_mq = np.add.reduceat(mq, starts) if len(starts) else np.zeros(0)
-    inter = np.diff(np.r_[starts, len(sk)]).astype(np.int64)
-    mx = np.maximum.reduceat(m[order], starts) if len(starts) else np.zeros(0)
-    pk = sk[starts]
+    pk, sum_mq, inter, mx = _overlaps(index, own, structs.flat, q, R, lower_threshold)
     ps, pc = pk // R, pk % R
 
     n_m, n_q = cnt_m[pc].astype(np.float64), cnt_q[ps].astype(np.float64)
