@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -266,7 +267,7 @@ class SparseIndex:
                     )
                 arrays = {k: z[k] for k in cls._ARRAYS}
                 return cls(tuple(int(s) for s in z["shape"]), z["affine"], **arrays)
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
 
 
