@@ -1,0 +1,518 @@
+"""The ``atlascope`` command line.
+
+Sub-commands: ``characterize``, ``assign``, ``atlases``, ``report``, ``batch``, ``cache info``,
+``cache prune`` and ``mirror``. Every :class:`~atlascope.errors.AtlascopeError` is printed as
+``atlascope: error: <message>`` on stderr, without a traceback, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import AtlascopeError, InvalidInputError
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """A click group that turns atlascope errors into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AtlascopeError as exc:
+            click.echo(f"atlascope: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@contextlib.contextmanager
+def _verbosity(quiet: bool) -> Iterator[None]:
+    from .commons import QUIET
+
+    if quiet:
+        with QUIET:
+            yield
+    else:
+        yield
+
+
+def _headless_matplotlib() -> None:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        with contextlib.suppress(Exception):
+            matplotlib.use("Agg")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="atlascope", prog_name="atlascope")
+def main() -> None:
+    """atlascope: characterise activation maps and coordinates with brain atlases, offline."""
+
+
+# ------------------------------------------------------------------------------------ characterize
+@main.command()
+@click.argument("input_path", metavar="INPUT.nii.gz", required=False, type=click.Path(dir_okay=False))
+@click.option("--example", is_flag=True, help="Use nilearn's bundled NeuroVault image (image 10426).")
+@click.option("--space", default="mni152", show_default=True, help="Reference space of the input.")
+@click.option(
+    "--map",
+    "map_spec",
+    default="julich fsl",
+    show_default=True,
+    help="Parcellation whose statistical map is used.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder [default: ./atlascope-<input name>].",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=10),
+    default=10000,
+    show_default=True,
+    help="Number of samples drawn from the input.",
+)
+@click.option("--seed", type=int, default=25, show_default=True, help="Random seed.")
+@click.option(
+    "--exponent", type=float, default=5.0, show_default=True, help="Exponent of the sampling weights."
+)
+@click.option(
+    "--sigma-mm", type=float, default=3.0, show_default=True, help="Location uncertainty of a sample."
+)
+@click.option(
+    "--min-fraction", type=float, default=None, help="Smallest cluster, as a fraction of the samples."
+)
+@click.option(
+    "--max-fraction", type=float, default=None, help="Largest cluster, as a fraction of the samples."
+)
+@click.option("--mindist", type=int, default=5, show_default=True, help="Minimum distance of peaks (voxels).")
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Map values at or below this are ignored in assignments.",
+)
+@click.option("--top", "top_n", type=int, default=5, show_default=True, help="Number of top regions shown.")
+@click.option("--no-plots", is_flag=True, help="Write tables and the report without images.")
+@click.option("--no-viewer", is_flag=True, help="Leave out the interactive slice viewer tab.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or info messages.")
+def characterize(
+    input_path: str | None,
+    example: bool,
+    space: str,
+    map_spec: str,
+    out_dir: str | None,
+    samples: int,
+    seed: int,
+    exponent: float,
+    sigma_mm: float,
+    min_fraction: float | None,
+    max_fraction: float | None,
+    mindist: int,
+    threshold: float,
+    top_n: int,
+    no_plots: bool,
+    no_viewer: bool,
+    quiet: bool,
+) -> None:
+    """Characterise an activation map: clusters, peaks, their regions, and an HTML report."""
+    from .workflow import Parameters
+
+    if example == bool(input_path):
+        raise click.UsageError("Give exactly one of INPUT.nii.gz or --example.")
+    defaults = Parameters()
+    params = Parameters(
+        samples=samples,
+        seed=seed,
+        exponent=exponent,
+        sigma_mm=sigma_mm,
+        min_fraction=defaults.min_fraction if min_fraction is None else min_fraction,
+        max_fraction=defaults.max_fraction if max_fraction is None else max_fraction,
+        peak_mindist=mindist,
+        lower_threshold=threshold,
+    )
+    with _verbosity(quiet):
+        index = run_characterize(
+            input_path,
+            example,
+            space,
+            map_spec,
+            out_dir,
+            params,
+            top_n,
+            plots=not no_plots,
+            viewer=not no_viewer,
+        )
+    if not quiet:
+        click.echo(f"Report: {index}")
+
+
+def run_characterize(
+    input_path: str | None,
+    example: bool,
+    space: str,
+    map_spec: str | None,
+    out_dir: str | None,
+    params: Any,
+    top_n: int = 5,
+    plots: bool = True,
+    viewer: bool = True,
+) -> Path:
+    """Run :func:`atlascope.workflow.characterize` and write its outputs (the body of the command)."""
+    from .report import write_outputs
+    from .workflow import characterize as run
+    from .workflow import example_image_path
+
+    provenance = None
+    if example:
+        import nilearn
+
+        input_path = example_image_path()
+        provenance = {
+            "source": f"nilearn {nilearn.__version__} package data ({Path(input_path).name})",
+            "dataset": "NeuroVault image 10426, bundled with nilearn as an example statistical map",
+            "citation": "",
+            "licence": "",
+            "urls": ["https://neurovault.org/images/10426/"],
+        }
+    assert input_path is not None
+    path = Path(input_path)
+    if not path.is_file():
+        raise InvalidInputError(f"Input file {str(path)!r} does not exist.")
+    label = path.name
+    out = Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}"
+    if plots:
+        _headless_matplotlib()
+    result = run(str(path), space=space, map=map_spec, parameters=params, name=label)
+    return write_outputs(
+        result,
+        out,
+        plots=plots,
+        top_n=top_n,
+        viewer=viewer and plots,
+        input_label=label,
+        input_provenance=provenance,
+    )
+
+
+# ------------------------------------------------------------------------------------------ assign
+def _parse_coords(texts: tuple[str, ...]) -> tuple[list[list[float]], list[float]]:
+    coords, sigmas = [], []
+    for text in texts:
+        parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise InvalidInputError(
+                f"--coords {text!r}: expected numbers 'x,y,z' or 'x,y,z,sigma' in mm."
+            ) from None
+        if len(values) not in (3, 4):
+            raise InvalidInputError(
+                f"--coords {text!r}: expected 3 or 4 numbers (x,y,z[,sigma]), got {len(values)}."
+            )
+        coords.append(values[:3])
+        sigmas.append(values[3] if len(values) == 4 else 0.0)
+    return coords, sigmas
+
+
+@main.command()
+@click.option(
+    "--coords",
+    "coords",
+    multiple=True,
+    required=True,
+    metavar="X,Y,Z[,SIGMA]",
+    help="A coordinate in mm with optional uncertainty sigma (mm); repeatable.",
+)
+@click.option("--map", "map_spec", default="julich fsl", show_default=True, help="Parcellation of the map.")
+@click.option("--space", default="mni152", show_default=True, help="Space of the coordinates.")
+@click.option("--labelled", is_flag=True, help="Use the labelled map instead of the statistical one.")
+@click.option(
+    "--threshold", type=float, default=0.0, show_default=True, help="Lower threshold of map values."
+)
+@click.option("--tsv", is_flag=True, help="Print tab-separated values.")
+def assign(
+    coords: tuple[str, ...], map_spec: str, space: str, labelled: bool, threshold: float, tsv: bool
+) -> None:
+    """Assign coordinates to the regions of a map and print the table."""
+    import pandas as pd
+
+    from . import get_map
+    from .locations import PointCloud
+    from .report import flatten_assignments
+
+    xyz, sigmas = _parse_coords(coords)
+    points = PointCloud(xyz, space, sigma_mm=sigmas)
+    m = get_map(map_spec, space, maptype="labelled" if labelled else "statistical")
+    df = flatten_assignments(m.assign(points, lower_threshold=threshold))
+    if tsv:
+        click.echo(df.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
+        return
+    if not len(df):
+        click.echo(f"No region of {m.name} at these coordinates.")
+        return
+    with pd.option_context(
+        "display.max_rows",
+        None,
+        "display.max_columns",
+        None,
+        "display.width",
+        200,
+        "display.max_colwidth",
+        60,
+    ):
+        click.echo(f"Map: {m.name} ({m.maptype}, {m.space.name})")
+        click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+# ----------------------------------------------------------------------------------------- atlases
+def _prov_lines(obj: Any, indent: str = "    ") -> list[str]:
+    prov = getattr(obj, "provenance", None)
+    if prov is None:
+        return []
+    lines = []
+    for key, label in (
+        ("source", "source"),
+        ("dataset", "dataset"),
+        ("citation", "citation"),
+        ("licence", "licence"),
+    ):
+        value = getattr(prov, key, "")
+        if value:
+            lines.append(f"{indent}{label}: {value}")
+    if getattr(prov, "urls", ()):
+        lines.append(f"{indent}urls: {', '.join(prov.urls)}")
+    return lines
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def atlases(as_json: bool) -> None:
+    """List spaces, parcellations and maps with their provenance."""
+    import atlascope
+
+    spaces, parcs, maps = atlascope.spaces(), atlascope.parcellations(), atlascope.list_maps()
+    if as_json:
+
+        def entry(o: Any, **extra: Any) -> dict[str, Any]:
+            prov = getattr(o, "provenance", None)
+            return {"name": o.name, "id": o.id, **extra, "provenance": prov.as_dict() if prov else {}}
+
+        click.echo(
+            json.dumps(
+                {
+                    "spaces": [entry(s) for s in spaces],
+                    "parcellations": [entry(p) for p in parcs],
+                    "maps": [
+                        entry(
+                            m,
+                            maptype=m.maptype,
+                            space=m.space.name,
+                            parcellation=m.parcellation.name,
+                            regions=len(m),
+                        )
+                        for m in maps
+                    ],
+                },
+                indent=1,
+            )
+        )
+        return
+    click.echo("Spaces")
+    for s in spaces:
+        click.echo(f"  {s.name}  [{s.id}]")
+        click.echo("\n".join(_prov_lines(s)) or "    (no provenance recorded)")
+    click.echo("\nParcellations")
+    for p in parcs:
+        click.echo(f"  {p.name}  [{p.id}]")
+        click.echo("\n".join(_prov_lines(p)) or "    (no provenance recorded)")
+    click.echo("\nMaps")
+    for m in maps:
+        click.echo(f"  {m.name}  [{m.id}] {m.maptype}, {len(m)} regions, in {m.space.name}")
+        click.echo("\n".join(_prov_lines(m)) or "    (no provenance recorded)")
+
+
+# ------------------------------------------------------------------------------------------ report
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def report(directory: str) -> None:
+    """(Re)build DIRECTORY/index.html from the TSVs and PNGs there."""
+    from .report import build_report
+
+    click.echo(f"Report: {build_report(directory)}")
+
+
+# ------------------------------------------------------------------------------------------- batch
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--scheduler", default=None, metavar="tcp://HOST:PORT", help="Address of a running dask scheduler."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Workers of the local cluster [default: 2]."
+)
+@click.option("--space", default="mni152", show_default=True, help="Space of the inputs.")
+@click.option("--map", "map_spec", default="julich fsl", show_default=True, help="Parcellation of the map.")
+@click.option("--samples", type=click.IntRange(min=10), default=10000, show_default=True)
+@click.option("--seed", type=int, default=25, show_default=True)
+@click.option("--retry-errors", is_flag=True, help="Recompute inputs that failed in a previous run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
+def batch(
+    inputs: tuple[str, ...],
+    out_dir: str,
+    scheduler: str | None,
+    workers: int | None,
+    space: str,
+    map_spec: str,
+    samples: int,
+    seed: int,
+    retry_errors: bool,
+    quiet: bool,
+) -> None:
+    """Characterise many inputs on dask.distributed; results in OUT/results.parquet and .tsv."""
+    from .batch import characterize_many
+    from .workflow import Parameters
+
+    if scheduler and workers:
+        raise click.UsageError("--scheduler and --workers exclude each other.")
+    with _verbosity(quiet):
+        df = characterize_many(
+            list(inputs),
+            client=scheduler,
+            out=out_dir,
+            space=space,
+            map=map_spec,
+            parameters=Parameters(samples=samples, seed=seed),
+            workers=workers,
+            retry_errors=retry_errors,
+        )
+    errors = df.attrs.get("errors", 0)
+    click.echo(
+        f"{df.attrs.get('inputs', len(inputs))} inputs: {df.attrs.get('computed', 0)} computed, "
+        f"{df.attrs.get('skipped', 0)} already done, {errors} failed; "
+        f"results in {Path(out_dir) / 'results.parquet'}"
+    )
+    if errors:
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------------ cache/mirror
+def _retrieval(name: str) -> Any:
+    try:
+        from . import retrieval
+    except ImportError as exc:
+        raise AtlascopeError(
+            f"This installation has no atlascope.retrieval module ({exc}); "
+            "cache and mirror commands are unavailable."
+        ) from None
+    func = getattr(retrieval, name, None)
+    if func is None:
+        raise AtlascopeError(f"atlascope.retrieval.{name} is not available in this installation.")
+    return func
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+@main.group(cls=_Group)
+def cache() -> None:
+    """Inspect or prune the download cache."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, how large, how many files."""
+    info = _retrieval("cache_info")()
+    if as_json:
+        click.echo(json.dumps(info, indent=1, default=str))
+        return
+    for key, value in info.items():
+        if isinstance(value, int | float) and "byte" in key:
+            value = f"{_size(value)} ({value} bytes)"
+        click.echo(f"{key}: {value}")
+
+
+@cache.command("prune")
+@click.option("--max-size", required=True, help="Largest size to keep, e.g. 2GB, 500MB.")
+def cache_prune(max_size: str) -> None:
+    """Delete least recently used cache entries until the cache is at most --max-size."""
+    limit = _retrieval("parse_size")(max_size)
+    removed = _retrieval("prune_cache")(limit)
+    click.echo(f"Removed {len(removed)} cache entries; limit {_size(limit)}.")
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--map", "map_spec", default=None, help="Parcellation whose files are mirrored.")
+@click.option("--space", default=None, help="Space whose files are mirrored.")
+@click.option(
+    "--maptype",
+    type=click.Choice(["labelled", "statistical"]),
+    default=None,
+    help="Only maps of this type [default: both].",
+)
+@click.option("--features", "features", multiple=True, help="Feature types to mirror (repeatable).")
+@click.option("--templates", is_flag=True, help="Also mirror the template images of the spaces.")
+@click.option(
+    "--urls-from",
+    type=click.File("r"),
+    default=None,
+    help="Mirror the URLs listed in this file (one per line) instead of planning them.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def mirror(
+    out_dir: str,
+    map_spec: str | None,
+    space: str | None,
+    maptype: str | None,
+    features: tuple[str, ...],
+    templates: bool,
+    urls_from: Any,
+    quiet: bool,
+) -> None:
+    """Download the files a map/space/features need into OUT_DIR, usable as ATLASCOPE_MIRROR."""
+    if urls_from is not None:
+        urls = [u.strip() for u in urls_from if u.strip() and not u.lstrip().startswith("#")]
+    else:
+        try:
+            from .configuration.mirror_plan import urls_for
+        except ImportError:
+            raise AtlascopeError(
+                "Planning a mirror needs atlascope.configuration.mirror_plan, which this installation lacks; "
+                "pass the URLs with --urls-from FILE instead."
+            ) from None
+        urls = list(
+            urls_for(map=map_spec, space=space, maptype=maptype, features=list(features), templates=templates)
+        )
+    if not urls:
+        raise InvalidInputError(
+            "Nothing to mirror: no URL was planned or listed (maps of the builtin offline pack are local "
+            "package files; name --map/--space/--features of a siibra-configurations source, or --urls-from)."
+        )
+    build = _retrieval("build_mirror")
+    with _verbosity(quiet):
+        path = build(urls, out_dir, progress=not quiet)
+    click.echo(f"Mirror of {len(urls)} URLs in {path}; use it with ATLASCOPE_MIRROR={path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
