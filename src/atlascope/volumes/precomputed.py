@@ -339,8 +339,8 @@ class PrecomputedProvider(Provider):
                 [[a, b, c] for a in (mn[0], mx[0]) for b in (mn[1], mx[1]) for c in (mn[2], mx[2])], float
             )
             vox = (np.linalg.inv(aff) @ np.c_[corners, np.ones(8)].T)[:3].T
-            lo = np.floor(vox.min(0)).astype(int) + off
-            hi = np.ceil(vox.max(0)).astype(int) + 1 + off
+            lo = np.floor(vox.min(0) + 1e-6).astype(int) + off
+            hi = np.ceil(vox.max(0) - 1e-6).astype(int) + 1 + off
             lo = np.maximum(lo, off)
         arr = self.read(scale, lo, hi)
         if arr.ndim == 4:
