@@ -368,6 +368,12 @@ def report(directory: str) -> None:
 @click.option("--map", "map_spec", default="julich fsl", show_default=True, help="Parcellation of the map.")
 @click.option("--samples", type=click.IntRange(min=10), default=10000, show_default=True)
 @click.option("--seed", type=int, default=25, show_default=True)
+@click.option(
+    "--min-fraction", type=float, default=None, help="Smallest cluster, as a fraction of the samples."
+)
+@click.option(
+    "--max-fraction", type=float, default=None, help="Largest cluster, as a fraction of the samples."
+)
 @click.option("--retry-errors", is_flag=True, help="Recompute inputs that failed in a previous run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 def batch(
@@ -379,6 +385,8 @@ def batch(
     map_spec: str,
     samples: int,
     seed: int,
+    min_fraction: float | None,
+    max_fraction: float | None,
     retry_errors: bool,
     quiet: bool,
 ) -> None:
@@ -388,6 +396,11 @@ def batch(
 
     if scheduler and workers:
         raise click.UsageError("--scheduler and --workers exclude each other.")
+    fractions = {}
+    if min_fraction is not None:
+        fractions["min_fraction"] = min_fraction
+    if max_fraction is not None:
+        fractions["max_fraction"] = max_fraction
     with _verbosity(quiet):
         df = characterize_many(
             list(inputs),
@@ -395,7 +408,7 @@ def batch(
             out=out_dir,
             space=space,
             map=map_spec,
-            parameters=Parameters(samples=samples, seed=seed),
+            parameters=Parameters(samples=samples, seed=seed, **fractions),
             workers=workers,
             retry_errors=retry_errors,
         )
