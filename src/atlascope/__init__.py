@@ -15,6 +15,7 @@ from .core import REGISTRY, Parcellation, Region, Space  # noqa: E402
 from .locations import BoundingBox, Point, PointCloud  # noqa: E402
 from . import volumes  # noqa: E402
 from . import maps  # noqa: E402
+from . import features  # noqa: E402
 from .maps import Map  # noqa: E402
 from .volumes import Volume  # noqa: E402
 

@@ -1,0 +1,224 @@
+"""Layer-wise cell densities from segmented cortical image patches (BigBrain cell-body stains).
+
+Each patch has two whitespace-separated text files:
+
+``segments.txt``
+    One detected cell per row; header ``# x y area(micron**2) layer label``. ``layer`` is the
+    cortical layer the cell lies in: 1..6 for layers I..VI (0 = outside the cortex, 7 = white matter).
+``layerinfo.txt``
+    One row per layer with its number, its name and its area in the section (µm²); header like
+    ``# index label area(micron**2)``. The reader finds the number as the first integer column and
+    the area as the column whose name contains "area".
+
+The density of a layer in one patch is the number of its cells divided by its volume, the layer's
+area × the section thickness (20 µm) × a shrinkage correction factor, reported in cells per 0.1 mm³.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidInputError
+from ..retrieval import fetch
+from .base import Anchor, Feature, _axes, _short
+
+if TYPE_CHECKING:  # pragma: no cover
+    import matplotlib.axes
+
+__all__ = ["LayerwiseCellDensity", "CellDensityProfile", "read_whitespace_table", "LAYERS"]
+
+#: Names of cortical layers 1..6.
+LAYERS = ("I", "II", "III", "IV", "V", "VI")
+#: Thickness of a BigBrain histological section (µm).
+SECTION_THICKNESS_UM = 20.0
+#: Unit of the densities.
+UNIT = "cells / 0.1 mm³"
+
+
+def read_whitespace_table(raw: bytes, source: str = "") -> pd.DataFrame:
+    """A whitespace-separated table whose first line is the header (a leading ``#`` is dropped).
+
+    Parsed with pandas' C engine.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    first, _, rest = text.partition("\n")
+    names = first.lstrip("#").split()
+    if not names:
+        raise InvalidInputError(f"{source}: empty header line; expected column names.")
+    try:
+        df = pd.read_csv(io.StringIO(rest), sep=r"\s+", header=None, engine="c", comment="#")
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=names)
+    if df.shape[1] == len(names) + 1:  # an index column without a header name
+        df = df.iloc[:, 1:]
+    if df.shape[1] != len(names):
+        raise InvalidInputError(
+            f"{source}: {df.shape[1]} columns but the header names {len(names)} ({names})."
+        )
+    df.columns = names
+    return df
+
+
+def _find(df: pd.DataFrame, needle: str, source: str) -> str:
+    for c in df.columns:
+        if needle in str(c).lower():
+            return c
+    raise InvalidInputError(f"{source}: no column containing {needle!r} in {list(df.columns)}.")
+
+
+class LayerwiseCellDensity(Feature):
+    """Densities of cells in cortical layers I–VI, measured in many image patches of one area.
+
+    ``data`` is a long table with one row per (patch, layer): ``patch``, ``layer`` (I..VI),
+    ``counts`` (cells), ``area`` (µm²), ``volume`` (mm³, area × section thickness × shrinkage
+    correction) and ``density`` (cells / 0.1 mm³). :attr:`densities` is the wide table (layers ×
+    patches) and :attr:`summary` the mean and std per layer.
+
+    Parameters
+    ----------
+    anchor : Anchor
+        The area (and the patch locations in BigBrain space).
+    segmentfiles, layerfiles : list of str
+        URLs of the patches' ``segments.txt`` and ``layerinfo.txt``, pairwise.
+    section_thickness_um : float
+        Section thickness in µm (20 for BigBrain).
+    shrinkage_correction : float
+        Factor multiplied into the layer volume to undo histological shrinkage (1.0 = none; the
+        catalogue gives no value).
+    unit : str
+        Unit of the densities as given by the catalogue.
+    """
+
+    MODALITY = "cell body density"
+
+    def __init__(
+        self,
+        anchor: Anchor,
+        segmentfiles: list[str],
+        layerfiles: list[str],
+        section_thickness_um: float = SECTION_THICKNESS_UM,
+        shrinkage_correction: float = 1.0,
+        unit: str = UNIT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(anchor, **kwargs)
+        if len(segmentfiles) != len(layerfiles):
+            raise InvalidInputError(
+                f"{len(segmentfiles)} segment files but {len(layerfiles)} layer files; they must pair up."
+            )
+        self.segmentfiles = list(segmentfiles)
+        self.layerfiles = list(layerfiles)
+        self.section_thickness_um = float(section_thickness_um)
+        self.shrinkage_correction = float(shrinkage_correction)
+        self.unit = unit
+
+    @staticmethod
+    def _patch_name(url: str) -> str:
+        parts = url.rstrip("/").split("/")
+        return "/".join(parts[-3:-1]) if len(parts) >= 3 else url
+
+    def _patch(self, i: int) -> pd.DataFrame:
+        seg_url, lay_url = self.segmentfiles[i], self.layerfiles[i]
+        cells = read_whitespace_table(fetch(seg_url, kind="text").read_bytes(), seg_url)
+        layers = read_whitespace_table(fetch(lay_url, kind="text").read_bytes(), lay_url)
+        layer_col = _find(cells, "layer", seg_url)
+        counts = pd.to_numeric(cells[layer_col], errors="coerce").dropna().astype(int).value_counts()
+        area_col = _find(layers, "area", lay_url)
+        num_col = next(
+            (c for c in layers.columns if pd.api.types.is_numeric_dtype(layers[c]) and c != area_col), None
+        )
+        if num_col is None:
+            raise InvalidInputError(f"{lay_url}: no layer number column in {list(layers.columns)}.")
+        areas = pd.Series(layers[area_col].to_numpy(float), index=layers[num_col].astype(int).to_numpy())
+        rows = []
+        for k, name in enumerate(LAYERS, start=1):
+            if k not in areas.index:
+                continue
+            area = float(areas.loc[k])
+            volume_mm3 = area * self.section_thickness_um * self.shrinkage_correction * 1e-9
+            n = int(counts.get(k, 0))
+            density = n / volume_mm3 * 0.1 if volume_mm3 > 0 else np.nan
+            rows.append((self._patch_name(seg_url), name, n, area, volume_mm3, density))
+        return pd.DataFrame(rows, columns=["patch", "layer", "counts", "area", "volume", "density"])
+
+    def _load(self) -> pd.DataFrame:
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(self.segmentfiles)))) as pool:
+            parts = list(pool.map(self._patch, range(len(self.segmentfiles))))
+        if not parts:
+            return pd.DataFrame(columns=["patch", "layer", "counts", "area", "volume", "density"])
+        df = pd.concat(parts, ignore_index=True)
+        df["layer"] = pd.Categorical(df["layer"], categories=list(LAYERS), ordered=True)
+        return df
+
+    @property
+    def densities(self) -> pd.DataFrame:
+        """Densities (cells / 0.1 mm³) as layers (rows I..VI) × patches (columns)."""
+        return self.data.pivot(index="layer", columns="patch", values="density").reindex(list(LAYERS))
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Mean and std of the densities over patches, per layer (cells / 0.1 mm³)."""
+        d = self.densities
+        return pd.DataFrame({"mean": d.mean(axis=1), "std": d.std(axis=1)})
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """Box plot of the patch densities per layer.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        ax = _axes(ax)
+        d = self.densities
+        values = [d.loc[layer].dropna().to_numpy() for layer in LAYERS]
+        ax.boxplot(values, **kwargs)
+        ax.set_xticks(range(1, len(LAYERS) + 1))
+        ax.set_xticklabels(LAYERS)
+        ax.set_xlabel("cortical layer")
+        ax.set_ylabel(UNIT)
+        ax.set_title(_short(f"Cell densities, {self.anchor} ({d.shape[1]} patches)"))
+        return ax
+
+
+class CellDensityProfile(Feature):
+    """Cell density along cortical depth in one patch (``data``: ``depth``, ``density``).
+
+    The file is read as a table whose last two numeric columns are depth and density.
+    """
+
+    MODALITY = "cell body density profile"
+
+    def __init__(self, anchor: Anchor, file: str, section: str = "", patch: str = "", **kwargs: Any) -> None:
+        super().__init__(anchor, **kwargs)
+        self.file = file
+        self.section = section
+        self.patch = patch
+
+    def _load(self) -> pd.DataFrame:
+        raw = fetch(self.file, kind="text").read_bytes()
+        try:
+            df = read_whitespace_table(raw, self.file)
+        except InvalidInputError:
+            df = pd.read_csv(io.BytesIO(raw), sep=None, engine="python")
+        num = df.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="all").dropna()
+        if num.shape[1] < 2:
+            raise InvalidInputError(
+                f"{self.file}: expected depth and density columns, got {list(df.columns)}."
+            )
+        return pd.DataFrame(
+            {"depth": num.iloc[:, -2].to_numpy(float), "density": num.iloc[:, -1].to_numpy(float)}
+        )
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """Line plot of density over depth."""
+        ax = _axes(ax)
+        ax.plot(self.data["depth"], self.data["density"], **kwargs)
+        ax.set_xlabel("cortical depth")
+        ax.set_ylabel("density")
+        ax.set_title(_short(f"Cell density profile, {self.anchor}"))
+        return ax

@@ -1,0 +1,428 @@
+"""Region-to-region connectivity matrices (streamline counts and lengths, functional connectivity...).
+
+A catalogue entry names a zip archive (``repository``) or a base URL, one CSV member per subject
+(``files``: subject → member) and the region names of the rows and columns (``regions``). The CSV
+files have no header (the catalogue's ``decoder`` gives the delimiter); a *named* matrix, whose
+first row and first column hold region names, is recognised too (:meth:`RegionalConnectivity.from_file`).
+
+Reading is lazy: :attr:`~RegionalConnectivity.data` averages every subject's matrix once (streaming,
+one subject in memory at a time), keeps mean and standard deviation in memory and in the cache
+folder (``<cache>/features/connectivity-<key>.npz``), and later calls reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..commons import logger, progress
+from ..core.region import Region
+from ..errors import AmbiguousNameError, CacheError, InvalidInputError, NotFoundError
+from ..retrieval import fetch, zip_member
+from .base import Anchor, Feature, _axes, _short
+
+if TYPE_CHECKING:  # pragma: no cover
+    import matplotlib.axes
+
+__all__ = [
+    "RegionalConnectivity",
+    "StreamlineCounts",
+    "StreamlineLengths",
+    "FunctionalConnectivity",
+    "AnatomoFunctionalConnectivity",
+    "TracingConnectivity",
+    "read_matrix",
+]
+
+#: Version of the on-disk average format (part of the cache key).
+_CACHE_VERSION = 1
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def read_matrix(raw: bytes, decoder: dict | None = None, source: str = "") -> pd.DataFrame:
+    """Parse one connectivity matrix (pandas' C engine).
+
+    Parameters
+    ----------
+    raw : bytes
+        The file content (gzip-compressed when the decoder says ``"compression": "gzip"``).
+    decoder : dict, optional
+        The catalogue's ``decoder`` (``delimiter``, ``skiprows``, ``compression``; ``header`` and
+        ``index_col`` are detected: a non-numeric first field means a named matrix).
+    source : str
+        Name for error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square matrix; index and columns are region names for a named matrix, integers otherwise.
+    """
+    decoder = dict(decoder or {})
+    if decoder.get("compression") == "gzip" or raw[:2] == b"\x1f\x8b":
+        import gzip
+
+        raw = gzip.decompress(raw)
+    sep = decoder.get("delimiter", ",")
+    if sep in (" ", "\\s+", r"\s+"):
+        sep = r"\s+"
+    skip = int(decoder.get("skiprows", 0) or 0)
+    lines = raw.split(b"\n", skip + 1)
+    first = lines[skip].decode("utf-8", "replace").strip() if len(lines) > skip else ""
+    import re
+
+    fields = [f for f in (re.split(sep, first) if sep == r"\s+" else first.split(sep))]
+    fields = [f.strip().strip('"') for f in fields if f.strip() != "" or sep != r"\s+"]
+    named = bool(fields) and not all(_is_number(f) for f in fields if f)
+    try:
+        df = pd.read_csv(
+            io.BytesIO(raw),
+            sep=sep,
+            header=0 if named else None,
+            index_col=0 if named else None,
+            skiprows=skip,
+            engine="c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{source}: not a connectivity matrix ({exc}).") from exc
+    if named and df.shape[0] == df.shape[1] - 1:
+        pass
+    df = df.dropna(axis=1, how="all")
+    if df.shape[0] != df.shape[1]:
+        raise InvalidInputError(f"{source}: the matrix is {df.shape[0]} × {df.shape[1]}, not square.")
+    if named:
+        df.index = [str(i) for i in df.index]
+        df.columns = [str(c) for c in df.columns]
+    return df.astype(float)
+
+
+class RegionalConnectivity(Feature):
+    """A square matrix of connection strengths between the regions of one parcellation, per subject.
+
+    ``data`` is the mean over subjects (regions × regions, named); :attr:`std` the standard
+    deviation. :meth:`get_matrix` gives one subject's matrix, :meth:`get_profile` one region's
+    strongest connections.
+
+    Parameters
+    ----------
+    anchor : Anchor
+        Parcellation id and the region names of the rows/columns.
+    files : dict of str to str
+        Subject (or feature) key → zip member or relative path.
+    repository : str, optional
+        URL of the zip archive holding the files.
+    base_url : str, optional
+        URL prefix of the files when they are not zipped.
+    decoder : dict, optional
+        CSV options from the catalogue.
+    cohort, paradigm : str
+        Cohort (e.g. "HCP") and paradigm.
+    files_indexed_by : str
+        ``"subject"`` (average over files) or ``"feature"`` (each file is its own matrix; ``data``
+        is the first one).
+    """
+
+    MODALITY = "connectivity"
+
+    def __init__(
+        self,
+        anchor: Anchor,
+        files: dict[str, str],
+        repository: str | None = None,
+        base_url: str | None = None,
+        decoder: dict | None = None,
+        cohort: str = "",
+        paradigm: str = "",
+        files_indexed_by: str = "subject",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(anchor, **kwargs)
+        self.files = dict(files)
+        self.repository = repository
+        self.base_url = base_url
+        self.decoder = dict(decoder or {})
+        self.cohort = cohort
+        self.paradigm = paradigm
+        self.files_indexed_by = files_indexed_by
+        self._std: pd.DataFrame | None = None
+
+    @classmethod
+    def from_file(cls, url: str, modality: str = "", parcellation: str | None = None, **kwargs: Any):
+        """A feature of one named matrix (CSV whose first row and column are region names).
+
+        Parameters
+        ----------
+        url : str
+            URL or path of the CSV file.
+        modality : str
+            Modality label.
+        parcellation : str, optional
+            Id of the parcellation the names belong to.
+        **kwargs
+            Passed to the constructor (``cohort``, ``datasets``, ``description``...).
+        """
+        df = read_matrix(
+            fetch(url, kind="text").read_bytes(), {"delimiter": kwargs.pop("delimiter", ",")}, url
+        )
+        if isinstance(df.index[0], (int, np.integer)):
+            raise InvalidInputError(f"{url}: the matrix has no region names; give a named matrix.")
+        anchor = Anchor(parcellation=parcellation, region_names=list(df.index))
+        feat = cls(anchor, files={"0": url}, decoder={"delimiter": ","}, modality=modality, **kwargs)
+        return feat
+
+    # ---------------------------------------------------------------- subjects
+    @property
+    def subjects(self) -> list[str]:
+        """Keys of the per-subject (or per-feature) files."""
+        return list(self.files)
+
+    @property
+    def regions(self) -> list[str]:
+        """Names of the rows and columns."""
+        return list(self.anchor.region_names)
+
+    def _raw(self, key: str) -> bytes:
+        member = self.files[key]
+        if self.repository:
+            return zip_member(self.repository, member)
+        if self.base_url:
+            return fetch(self.base_url.rstrip("/") + "/" + member.lstrip("/"), kind="bytes").read_bytes()
+        return fetch(member, kind="bytes").read_bytes()
+
+    def _named(self, df: pd.DataFrame, key: str) -> pd.DataFrame:
+        if not isinstance(df.index[0], (int, np.integer)):
+            if not self.anchor.region_names:
+                self.anchor.region_names = list(df.index)
+            return df
+        names = self.anchor.region_names
+        if len(names) != df.shape[0]:
+            raise InvalidInputError(
+                f"{self.files[key]} of {self.repository or self.base_url} is {df.shape[0]} × {df.shape[1]} "
+                f"but the catalogue names {len(names)} regions."
+            )
+        df.index = list(names)
+        df.columns = list(names)
+        return df
+
+    def get_matrix(self, subject: str | None = None) -> pd.DataFrame:
+        """One subject's matrix (``subject=None``: the average, as :attr:`data`).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown subject; the message lists some known ones.
+        """
+        if subject is None:
+            return self.data
+        key = str(subject)
+        if key not in self.files:
+            raise NotFoundError(
+                f"No subject {subject!r} in {self.name}; subjects are {', '.join(self.subjects[:10])}"
+                + (" ..." if len(self.files) > 10 else "")
+            )
+        return self._named(read_matrix(self._raw(key), self.decoder, self.files[key]), key)
+
+    # ---------------------------------------------------------------- average
+    def _cache_key(self) -> str:
+        ident = json.dumps(
+            [_CACHE_VERSION, self.repository, self.base_url, self.files, self.decoder, self.regions],
+            sort_keys=True,
+        )
+        return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+    def _cache_file(self):
+        from ..retrieval import cache_dir
+
+        return cache_dir() / "features" / f"connectivity-{self._cache_key()}.npz"
+
+    def _load(self) -> pd.DataFrame:
+        if self.files_indexed_by != "subject":
+            first = self.subjects[0]
+            m = self.get_matrix(first)
+            self._std = pd.DataFrame(np.zeros(m.shape), index=m.index, columns=m.columns)
+            return m
+        path = None
+        try:
+            path = self._cache_file()
+            if path.is_file():
+                with np.load(path, allow_pickle=False) as z:
+                    names = [str(n) for n in z["names"]]
+                    mean, std = z["mean"], z["std"]
+                if not self.anchor.region_names:
+                    self.anchor.region_names = names
+                self._std = pd.DataFrame(std, index=names, columns=names)
+                logger.debug("connectivity average of %s read from %s", self.name, path)
+                return pd.DataFrame(mean, index=names, columns=names)
+        except (CacheError, OSError, KeyError, ValueError) as exc:
+            logger.debug("no cached connectivity average (%s)", exc)
+        total = sq = None
+        names: list[str] = []
+        n = 0
+        for key in progress(self.subjects, desc=f"{self.modality} ({self.cohort})", unit="subject"):
+            m = self.get_matrix(key)
+            arr = m.to_numpy(float)
+            if total is None:
+                total, sq, names = np.zeros_like(arr), np.zeros_like(arr), list(m.index)
+            elif arr.shape != total.shape:
+                raise InvalidInputError(
+                    f"subject {key}: matrix shape {arr.shape} differs from {total.shape}."
+                )
+            total += arr
+            sq += arr * arr
+            n += 1
+        if total is None:
+            raise InvalidInputError(f"{self.name} has no files.")
+        mean = total / n
+        std = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
+        self._std = pd.DataFrame(std, index=names, columns=names)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp.npz")
+                np.savez(tmp, mean=mean, std=std, names=np.asarray(names, dtype=str))
+                tmp.replace(path)
+            except OSError as exc:
+                logger.debug("could not cache the connectivity average in %s: %s", path, exc)
+        return pd.DataFrame(mean, index=names, columns=names)
+
+    @property
+    def std(self) -> pd.DataFrame:
+        """Standard deviation over subjects (same layout as :attr:`data`)."""
+        _ = self.data
+        assert self._std is not None
+        return self._std
+
+    # ---------------------------------------------------------------- profile
+    def _region_name(self, region: str | Region) -> str:
+        names = list(self.data.index)
+        if isinstance(region, str) and region in names:
+            return region
+        if isinstance(region, Region) and region.name in names:
+            return region.name
+        from .query import RegionQuery, resolve_region
+
+        if isinstance(region, Region):
+            q = RegionQuery(region)
+        else:
+            reg, spec = resolve_region(region)
+            q = RegionQuery(reg, spec)
+        hits: dict[str, list[str]] = {}
+        for n in names:
+            h = q.qualify(n)
+            if h is not None:
+                hits.setdefault(h[0], []).append(n)
+        for qual in ("exact", "contained", "contains"):
+            found = hits.get(qual, [])
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise AmbiguousNameError(
+                    f"{region!s} matches {len(found)} rows of {self.name}: {', '.join(found[:6])}. "
+                    "Name one hemisphere (e.g. '... left')."
+                )
+        raise NotFoundError(
+            f"{region!s} is not a row of {self.name}; rows are e.g. {', '.join(names[:5])} ..."
+        )
+
+    def get_profile(self, region: str | Region, max_rows: int = 15) -> pd.Series:
+        """The region's strongest connections, strongest first (self-connection left out).
+
+        Parameters
+        ----------
+        region : str or Region
+            A row of the matrix (name, words of a name, or a Region).
+        max_rows : int
+            How many connections to return.
+
+        Returns
+        -------
+        pandas.Series
+            Mean connection strength indexed by the connected region; ``name`` is the region.
+        """
+        name = self._region_name(region)
+        row = self.data.loc[name].drop(labels=[name], errors="ignore")
+        out = row.sort_values(ascending=False, kind="stable").head(int(max_rows))
+        out.name = name
+        return out
+
+    def plot(
+        self,
+        region: str | Region | None = None,
+        ax: matplotlib.axes.Axes | None = None,
+        max_rows: int = 15,
+        **kwargs: Any,
+    ) -> matplotlib.axes.Axes:
+        """Bars of the region's strongest connections with mean ± std over subjects; without a
+        region, the mean matrix as an image.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        ax = _axes(ax)
+        if region is None:
+            ax.imshow(self.data.to_numpy(), **kwargs)
+            ax.set_title(_short(f"{self.modality} ({self.cohort})"))
+            return ax
+        prof = self.get_profile(region, max_rows)
+        err = self.std.loc[prof.name, prof.index].to_numpy()
+        ax.bar(np.arange(len(prof)), prof.to_numpy(), yerr=err, capsize=2, **kwargs)
+        ax.set_xticks(np.arange(len(prof)))
+        ax.set_xticklabels([_short(str(i), 30) for i in prof.index], rotation=90, fontsize=6)
+        ax.set_ylabel(self.modality)
+        ax.set_title(_short(f"{self.modality} of {prof.name} ({self.cohort}, n={len(self.files)})"))
+        return ax
+
+
+class StreamlineCounts(RegionalConnectivity):
+    """Numbers of diffusion-MRI streamlines between regions."""
+
+    MODALITY = "StreamlineCounts"
+
+
+class StreamlineLengths(RegionalConnectivity):
+    """Mean lengths (mm) of diffusion-MRI streamlines between regions."""
+
+    MODALITY = "StreamlineLengths"
+
+
+class FunctionalConnectivity(RegionalConnectivity):
+    """Correlation of resting-state BOLD signals between regions."""
+
+    MODALITY = "FunctionalConnectivity"
+
+
+class AnatomoFunctionalConnectivity(RegionalConnectivity):
+    """Cortico-cortical evoked potential measures (F-TRACT) between regions."""
+
+    MODALITY = "AnatomoFunctionalConnectivity"
+
+
+class TracingConnectivity(RegionalConnectivity):
+    """Tract-tracing projection strengths between regions (animal studies)."""
+
+    MODALITY = "TracingConnectivity"
+
+
+#: Catalogue modality -> class.
+CONNECTIVITY_CLASSES: dict[str, type[RegionalConnectivity]] = {
+    c.MODALITY.lower(): c
+    for c in (
+        StreamlineCounts,
+        StreamlineLengths,
+        FunctionalConnectivity,
+        AnatomoFunctionalConnectivity,
+        TracingConnectivity,
+    )
+}
