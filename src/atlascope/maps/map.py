@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..commons import logger
-from ..core.names import matches_words
+from ..core.names import matches_words, words
 from ..core.parcellation import Parcellation
 from ..core.provenance import Provenance
 from ..core.region import Region
@@ -122,8 +122,12 @@ class Map:
         return name in self.indices
 
     def matches(self, spec: str) -> bool:
-        """Whether ``spec`` words match the map's name, id or description."""
-        return matches_words(spec, [self.name, self.id, self.description])
+        """Whether ``spec`` designates this map: its words match words of the name, id or description,
+        or each appears in them (so ``"175"`` finds ``...jba30_175regions-continuous``)."""
+        if matches_words(spec, [self.name, self.id, self.description]):
+            return True
+        haystack = " ".join([self.name, self.id, self.description]).lower()
+        return all(w in haystack for w in words(spec))
 
     @property
     def is_labelled(self) -> bool:

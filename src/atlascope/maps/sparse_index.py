@@ -295,11 +295,36 @@ def _nonzero_c_order(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat, arr.reshape(-1)[flat]
 
 
+#: Concurrent downloads when a map's volumes are remote files (one per region, e.g. 314 NIfTIs).
+PREFETCH_THREADS = 8
+
+
+def _prefetch(map_: Map) -> None:
+    """Download every remote volume of ``map_`` into the cache concurrently before indexing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    remote = [
+        v.provider for v in map_.volumes if hasattr(v.provider, "local_path") and "://" in v.provider.source
+    ]
+    if len(remote) < 2:
+        return
+    with ThreadPoolExecutor(PREFETCH_THREADS) as pool:
+        list(
+            progress(
+                pool.map(lambda p: p.local_path(), remote),
+                desc="downloading maps",
+                total=len(remote),
+                unit="file",
+            )
+        )
+
+
 def build_index(map_: Map) -> SparseIndex:
     """Read every volume of ``map_`` once and build its sparse index (streams 4D files)."""
     from ..volumes.providers import read_dataobj
     from .grid import resample_to_grid
 
+    _prefetch(map_)
     shape, affine = map_.grid
     ncols = len(map_.columns)
     by_volume: dict[int, list[tuple[int, object]]] = {}
