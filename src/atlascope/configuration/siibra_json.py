@@ -255,13 +255,6 @@ def build_parcellation(spec: dict, ctx: BuildContext) -> Parcellation:
 
 
 # ----------------------------------------------------------------------- maps
-def _lookup(items: list, oid: str) -> Any:
-    for it in items:
-        if it.id == oid:
-            return it
-    return None
-
-
 @register_type(TYPE_MAP)
 def build_map(spec: dict, ctx: BuildContext) -> Map:
     """A :class:`~atlascope.maps.Map`; volumes with per-fragment providers become one volume each.
@@ -277,8 +270,8 @@ def build_map(spec: dict, ctx: BuildContext) -> Map:
     sref = (_require(spec, "space", ctx) or {}).get("@id")
     pref = (_require(spec, "parcellation", ctx) or {}).get("@id")
     reg = ctx.registry
-    space = _lookup(reg._spaces, sref)
-    parc = _lookup(reg._parcellations, pref)
+    space = reg.by_id("space", sref)
+    parc = reg.by_id("parcellation", pref)
     if space is None or parc is None:
         what = f"space {sref!r}" if space is None else f"parcellation {pref!r}"
         raise ConfigurationError(

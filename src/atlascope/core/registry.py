@@ -123,6 +123,17 @@ class Registry:
             self._features.append(feature)
             return feature
 
+    def by_id(self, kind: str, oid: str | None) -> Any:
+        """The space, parcellation or map (``kind``) with identifier ``oid``, or None.
+
+        Does not trigger loading, so configuration builders may call it while a source loads.
+        """
+        items = {"space": self._spaces, "parcellation": self._parcellations, "map": self._maps}[kind]
+        for it in items:
+            if getattr(it, "id", None) == oid:
+                return it
+        return None
+
     # --------------------------------------------------------------- listing
     @property
     def spaces(self) -> list[Space]:
