@@ -203,7 +203,8 @@ def plot_input(img: Any, path: Path, title: str = "") -> Path:
     from nilearn import plotting
 
     data = np.asanyarray(img.dataobj)
-    thr = float(np.percentile(np.abs(data[data != 0]), 50)) if np.any(data != 0) else None
+    # hide the weakest three quarters of the non-zero voxels so that the structure stays visible
+    thr = float(np.percentile(np.abs(data[data != 0]), 75)) if np.any(data != 0) else None
     plot_abs = bool(np.all(data >= 0))
     d = plotting.plot_glass_brain(
         img,
