@@ -93,18 +93,19 @@ def read_matrix(raw: bytes, decoder: dict | None = None, source: str = "") -> pd
             index_col=0 if named else None,
             skiprows=skip,
             engine="c",
+            dtype=None if named else float,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInputError(f"{source}: not a connectivity matrix ({exc}).") from exc
-    if named and df.shape[0] == df.shape[1] - 1:
-        pass
-    df = df.dropna(axis=1, how="all")
+    if df.shape[1] == df.shape[0] + 1 and df.iloc[:, -1].isna().all():  # trailing delimiters
+        df = df.iloc[:, :-1]
     if df.shape[0] != df.shape[1]:
         raise InvalidInputError(f"{source}: the matrix is {df.shape[0]} × {df.shape[1]}, not square.")
     if named:
         df.index = [str(i) for i in df.index]
         df.columns = [str(c) for c in df.columns]
-    return df.astype(float)
+        df = df.astype(float)
+    return df
 
 
 class RegionalConnectivity(Feature):
@@ -233,6 +234,37 @@ class RegionalConnectivity(Feature):
             )
         return self._named(read_matrix(self._raw(key), self.decoder, self.files[key]), key)
 
+    def _iter_matrices(self):
+        """(subject, named matrix) of every file; the zip archive is opened once, parsing runs in threads."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        keys = self.subjects
+        if self.repository:
+            import zipfile
+
+            archive = fetch(self.repository, kind="zip")
+            zf = zipfile.ZipFile(archive)
+
+            def raw(key: str) -> bytes:
+                return zf.read(self.files[key])
+        else:
+            zf = None
+            raw = self._raw
+
+        def parse(key: str) -> pd.DataFrame:
+            return self._named(read_matrix(raw(key), self.decoder, self.files[key]), key)
+
+        try:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                for start in range(0, len(keys), 16):
+                    chunk = keys[start : start + 16]
+                    yield from zip(chunk, pool.map(parse, chunk), strict=True)
+        except KeyError as exc:
+            raise NotFoundError(f"{self.repository} lacks a member the catalogue names: {exc}.") from exc
+        finally:
+            if zf is not None:
+                zf.close()
+
     # ---------------------------------------------------------------- average
     def _cache_key(self) -> str:
         ident = json.dumps(
@@ -269,8 +301,9 @@ class RegionalConnectivity(Feature):
         total = sq = None
         names: list[str] = []
         n = 0
-        for key in progress(self.subjects, desc=f"{self.modality} ({self.cohort})", unit="subject"):
-            m = self.get_matrix(key)
+        for key, m in progress(
+            self._iter_matrices(), desc=f"{self.modality} ({self.cohort})", total=len(self.files)
+        ):
             arr = m.to_numpy(float)
             if total is None:
                 total, sq, names = np.zeros_like(arr), np.zeros_like(arr), list(m.index)
