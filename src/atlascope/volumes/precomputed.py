@@ -272,9 +272,7 @@ class PrecomputedProvider(Provider):
                 + "; atlascope reads unsharded raw-encoded precomputed volumes only. Use a NIfTI provider "
                 "of the same map if the configuration has one."
             )
-        from ..retrieval import fetching
-
-        missing = getattr(fetching, "_NotAtSource", ())
+        from ..retrieval import NotAtSourceError as missing
         off = np.asarray(scale.voxel_offset, int)
         lo = off if lo is None else np.maximum(np.asarray(lo, int), off)
         hi = (
