@@ -130,7 +130,9 @@ def build_into(registry: Registry, entries: list[tuple[Path, dict]]) -> list:
 def standin_fingerprint() -> bytes:
     """A stand-in receptor TSV in the EBRAINS layout (values 100 + 10 × row)."""
     rows = ["receptor\tdensity (mean)\tdensity (sd)\tunit"]
-    for i, r in enumerate(["AMPA", "kainate", "NMDA", "GABAA", "GABAB", "M1", "M2", "alpha1", "5-HT1A", "D1"]):
+    for i, r in enumerate(
+        ["AMPA", "kainate", "NMDA", "GABAA", "GABAB", "M1", "M2", "alpha1", "5-HT1A", "D1"]
+    ):
         rows.append(f"{r}\t{100 + 10 * i}.0\t{5 + i}.0\tfmol/mg")
     return ("\n".join(rows) + "\n").encode()
 
@@ -177,7 +179,9 @@ def von_economo_layers(shared: Path, area: str) -> dict[str, tuple[float, float]
     return res
 
 
-def patch_files(layers: dict[str, tuple[float, float]], width_um: float, seed: int) -> tuple[bytes, bytes, dict]:
+def patch_files(
+    layers: dict[str, tuple[float, float]], width_um: float, seed: int
+) -> tuple[bytes, bytes, dict]:
     """segments.txt and layerinfo.txt of one patch whose layer densities are the given ones.
 
     Returns the two files and {layer: expected density (cells / 0.1 mm³)} after rounding the counts.
@@ -201,7 +205,15 @@ def patch_files(layers: dict[str, tuple[float, float]], width_um: float, seed: i
         rows.append(np.c_[xs, ys, rng.uniform(15, 90, n), np.full(n, k), np.arange(n)])
     info.append(f"7 wm {width_um * 500.0:.6e}")
     wm = 40  # cells in white matter and background, to be ignored
-    rows.append(np.c_[rng.uniform(0, width_um, wm), np.full(wm, y0 + 100), np.full(wm, 30.0), np.r_[np.full(wm // 2, 7), np.zeros(wm - wm // 2)], np.arange(wm)])
+    rows.append(
+        np.c_[
+            rng.uniform(0, width_um, wm),
+            np.full(wm, y0 + 100),
+            np.full(wm, 30.0),
+            np.r_[np.full(wm // 2, 7), np.zeros(wm - wm // 2)],
+            np.arange(wm),
+        ]
+    )
     buf = io.StringIO()
     np.savetxt(buf, np.vstack(rows), fmt="%.18e", header="x y area(micron**2) layer label", comments="# ")
     return buf.getvalue().encode(), ("\n".join(info) + "\n").encode(), expected
@@ -217,7 +229,9 @@ def place_cells(root: Path, shared: Path, entries: list[tuple[Path, dict]]) -> d
         layers = von_economo_layers(shared, CELL_AREAS[key])
         expected = []
         for i, (seg, lay) in enumerate(zip(spec["segmentfiles"], spec["layerfiles"], strict=True)):
-            s, li, exp = patch_files(layers, 800.0 + 400.0 * i / max(1, len(spec["segmentfiles"]) - 1), seed=i)
+            s, li, exp = patch_files(
+                layers, 800.0 + 400.0 * i / max(1, len(spec["segmentfiles"]) - 1), seed=i
+            )
             put(root, seg, s)
             put(root, lay, li)
             expected.append(exp)
@@ -260,7 +274,9 @@ def place_streamline_zip(root: Path, spec: dict) -> Path:
 
 
 ENIGMA_ZIP = "https://data-proxy.ebrains.eu/api/v1/buckets/atlascope-test/enigma-hcp-dk68.zip"
-ENIGMA_NAMED = "https://data-proxy.ebrains.eu/api/v1/buckets/atlascope-test/enigma-hcp-dk68-structural-named.csv"
+ENIGMA_NAMED = (
+    "https://data-proxy.ebrains.eu/api/v1/buckets/atlascope-test/enigma-hcp-dk68-structural-named.csv"
+)
 
 
 def enigma_specs(shared: Path, parcellation_id: str | None) -> tuple[list[dict], dict]:
@@ -269,7 +285,10 @@ def enigma_specs(shared: Path, parcellation_id: str | None) -> tuple[list[dict],
     labels = (d / "strucLabels_ctx.csv").read_text().strip().split(",")
     members = {
         "StreamlineCounts": ("DK68/1StructuralConnectivity/group/Counts.csv", d / "strucMatrix_ctx.csv"),
-        "FunctionalConnectivity": ("DK68/2FunctionalConnectivity/group/EmpCorrFC.csv", d / "funcMatrix_ctx.csv"),
+        "FunctionalConnectivity": (
+            "DK68/2FunctionalConnectivity/group/EmpCorrFC.csv",
+            d / "funcMatrix_ctx.csv",
+        ),
     }
     specs = []
     for modality, (member, _src) in members.items():
@@ -280,12 +299,22 @@ def enigma_specs(shared: Path, parcellation_id: str | None) -> tuple[list[dict],
                 "cohort": "HCP ENIGMA group average",
                 "parcellation": {"@id": parcellation_id} if parcellation_id else {},
                 "repository": {"@type": "siibra/repository/zippedfile/v1.0.0", "url": ENIGMA_ZIP},
-                "decoder": {"@type": "siibra/decoder/csv", "delimiter": ",", "header": None, "index_col": False},
+                "decoder": {
+                    "@type": "siibra/decoder/csv",
+                    "delimiter": ",",
+                    "header": None,
+                    "index_col": False,
+                },
                 "files": {"group": member},
                 "regions": labels,
                 "files_indexed_by": "subject",
                 "license": "BSD-3-Clause (ENIGMA Toolbox)",
-                "publications": [{"citation": "Larivière S et al. (2021) The ENIGMA Toolbox. Nat Methods 18:698-700", "url": "https://doi.org/10.1038/s41592-021-01186-4"}],
+                "publications": [
+                    {
+                        "citation": "Larivière S et al. (2021) The ENIGMA Toolbox. Nat Methods 18:698-700",
+                        "url": "https://doi.org/10.1038/s41592-021-01186-4",
+                    }
+                ],
             }
         )
     return specs, {m: src for m, src in members.values()}
@@ -347,7 +376,14 @@ def standin_level(well: int, probe: int) -> float:
 def _envelope(msg, total=None, start=0) -> bytes:
     n = len(msg) if isinstance(msg, list) else 1
     return json.dumps(
-        {"success": True, "id": 0, "start_row": start, "num_rows": n, "total_rows": total if total is not None else n, "msg": msg}
+        {
+            "success": True,
+            "id": 0,
+            "start_row": start,
+            "num_rows": n,
+            "total_rows": total if total is not None else n,
+            "msg": msg,
+        }
     ).encode()
 
 
@@ -355,13 +391,19 @@ def _paged(server, prefix: str, criteria: str, rows: list[dict], page: int) -> N
     start = 0
     while True:
         chunk = rows[start : start + page]
-        server.add(prefix + genes_mod.rma_target(criteria, start, page), _envelope(chunk, len(rows), start), content_type="application/json")
+        server.add(
+            prefix + genes_mod.rma_target(criteria, start, page),
+            _envelope(chunk, len(rows), start),
+            content_type="application/json",
+        )
         start += page
         if start >= len(rows):
             break
 
 
-def serve_allen(server, coords: pd.DataFrame, gene_sets: list[list[str]], page: int, prefix: str = "/api/v2") -> dict:
+def serve_allen(
+    server, coords: pd.DataFrame, gene_sets: list[list[str]], page: int, prefix: str = "/api/v2"
+) -> dict:
     """Register recorded-layout answers on ``server``; returns {donor name: (wells, mni (N,3))}."""
     P = genes_mod.PRODUCT
     for sym, (gid, probes) in GENES.items():
@@ -371,21 +413,39 @@ def serve_allen(server, coords: pd.DataFrame, gene_sets: list[list[str]], page: 
         for typed in {sym, sym.lower()}:
             crit = f"model::Gene,rma::criteria,[acronym$il'{typed}'],products[abbreviation$eq'{P}']"
             _paged(server, prefix, crit, rows, page)
-        crit = f"model::Probe,rma::criteria,[probe_type$eq'DNA'],products[abbreviation$eq'{P}'],gene[id$eq{gid}]"
+        crit = (
+            f"model::Probe,rma::criteria,[probe_type$eq'DNA'],products[abbreviation$eq'{P}'],gene[id$eq{gid}]"
+        )
         _paged(server, prefix, crit, [{"id": p} for p in probes], page)
-    _paged(server, prefix, f"model::Donor,rma::criteria,products[abbreviation$eq'{P}']", [{"id": i, "name": n} for i, n in DONORS], page)
+    _paged(
+        server,
+        prefix,
+        f"model::Donor,rma::criteria,products[abbreviation$eq'{P}']",
+        [{"id": i, "name": n} for i, n in DONORS],
+        page,
+    )
     per_donor = {}
     chunks = np.array_split(np.arange(len(coords)), len(DONORS))
     for k, (did, name) in enumerate(DONORS):
         aff = donor_affine(k)
-        t = {f"tvr_{i:02d}": float(v) for i, v in enumerate([*aff[0, :3], *aff[1, :3], *aff[2, :3], *aff[:3, 3]])}
+        t = {
+            f"tvr_{i:02d}": float(v)
+            for i, v in enumerate([*aff[0, :3], *aff[1, :3], *aff[2, :3], *aff[:3, 3]])
+        }
         crit = f"model::Specimen,rma::criteria,[name$eq'{name}'],rma::include,alignment3d"
-        server.add(prefix + genes_mod.rma_target(crit), _envelope([{"id": did, "name": name, "alignment3d": t}]), content_type="application/json")
+        server.add(
+            prefix + genes_mod.rma_target(crit),
+            _envelope([{"id": did, "name": name, "alignment3d": t}]),
+            content_type="application/json",
+        )
         sub = coords.iloc[chunks[k]]
         mni = sub[["corrected_mni_x", "corrected_mni_y", "corrected_mni_z"]].to_numpy(float)
         mri = (np.linalg.inv(aff) @ np.c_[mni, np.ones(len(mni))].T)[:3].T
         wells = sub["well_id"].astype(int).tolist()
-        samples = [{"sample": {"well": w, "mri": [float(v) for v in xyz]}, "donor": {"id": did, "name": name}} for w, xyz in zip(wells, mri, strict=True)]
+        samples = [
+            {"sample": {"well": w, "mri": [float(v) for v in xyz]}, "donor": {"id": did, "name": name}}
+            for w, xyz in zip(wells, mri, strict=True)
+        ]
         per_donor[name] = (wells, mni)
         for genes in gene_sets:
             ids = sorted(p for g in genes for p in GENES[g][1])
@@ -394,7 +454,18 @@ def serve_allen(server, coords: pd.DataFrame, gene_sets: list[list[str]], page: 
                 for p in GENES[g][1]:
                     levels = [standin_level(w, p) for w in wells]
                     z = ((np.array(levels) - np.mean(levels)) / (np.std(levels) or 1)).round(4).tolist()
-                    probes.append({"id": p, "gene-symbol": g, "expression_level": [str(v) for v in levels], "z-score": [str(v) for v in z]})
+                    probes.append(
+                        {
+                            "id": p,
+                            "gene-symbol": g,
+                            "expression_level": [str(v) for v in levels],
+                            "z-score": [str(v) for v in z],
+                        }
+                    )
             crit = f"service::human_microarray_expression[probes$in{','.join(map(str, ids))}][donors$eq{did}]"
-            server.add(prefix + genes_mod.rma_target(crit), _envelope({"probes": probes, "samples": samples}), content_type="application/json")
+            server.add(
+                prefix + genes_mod.rma_target(crit),
+                _envelope({"probes": probes, "samples": samples}),
+                content_type="application/json",
+            )
     return per_donor

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import feature_fixtures as ff
-
 from atlascope.core.parcellation import Parcellation
 from atlascope.core.region import Region
 from atlascope.core.registry import REGISTRY, Registry
@@ -27,7 +26,9 @@ def julich_tree(version: str, pid: str) -> Parcellation:
         "occipital cortex",
         children=[area("Area hOc1 (V1, 17, CalcS)"), area("Area hOc2 (V2, 18)"), area("Area hOc3d (Cuneus)")],
     )
-    frontal = Region("frontal lobe", children=[area("Area 44 (IFG)"), area("Area 45 (IFG)"), area("Area 4a (PreCG)")])
+    frontal = Region(
+        "frontal lobe", children=[area("Area 44 (IFG)"), area("Area 45 (IFG)"), area("Area 4a (PreCG)")]
+    )
     return Parcellation(
         pid,
         f"Julich-Brain Cytoarchitectonic Atlas (v{version})",

@@ -8,14 +8,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from feature_fixtures import HOC1_LEFT, ENIGMA_NAMED, standin_base
-from features_env import make_env, mirror_env
-from shared_data import shared_path
 
 import atlascope
 from atlascope import features
 from atlascope.core.region import Region
 from atlascope.errors import NotFoundError
+from feature_fixtures import ENIGMA_NAMED, HOC1_LEFT, standin_base
+from features_env import make_env, mirror_env
+from shared_data import shared_path
 
 pytest_plugins = ["httpserver"]
 
@@ -42,7 +42,6 @@ def hoc1_left(env):
 
 # --------------------------------------------------------------------------- query & ranking
 def test_builders_are_lazy_and_query_reads_no_file(env, fresh_cache):
-    env.server.reset_counts = None
     before = len(env.server.requests)
     found = features.get(hoc1_left(env), "receptor", registry=env.registry)
     conn = features.get(hoc1_left(env), "StreamlineCounts", registry=env.registry)
@@ -56,7 +55,7 @@ def test_ranking_exact_then_contains(env):
     left = hoc1_left(env)
     fps = features.get(left, "ReceptorDensityFingerprint", registry=reg)
     assert [f.anchor.region for f in fps] == ["Area hOc1 (V1, 17, CalcS)"]
-    (region, qual), = fps[0].anchor.regions.items()
+    ((region, qual),) = fps[0].anchor.regions.items()
     assert qual == "contains" and region.name == "Area hOc1 (V1, 17, CalcS)"
     # the area itself: exact
     area = env.jb303.get_region("Area hOc1 (V1, 17, CalcS)")
@@ -64,7 +63,11 @@ def test_ranking_exact_then_contains(env):
     # the occipital cortex contains hOc1, hOc2, hOc3d: all three kinds of fingerprints, contained
     occ = env.jb303.get_region("occipital cortex")
     got = features.get(occ, "receptor", registry=reg)
-    assert {f.anchor.region for f in got} >= {"Area hOc1 (V1, 17, CalcS)", "Area hOc2 (V2, 18)", "Area hOc3d (Cuneus)"}
+    assert {f.anchor.region for f in got} >= {
+        "Area hOc1 (V1, 17, CalcS)",
+        "Area hOc2 (V2, 18)",
+        "Area hOc3d (Cuneus)",
+    }
     assert all(list(f.anchor.regions.values()) == ["contained"] for f in got)
     # connectivity: exact row in the matrix; the 3.0 matrix (same parcellation) first
     conn = features.get(left, "StreamlineCounts", registry=reg)
@@ -170,7 +173,11 @@ def test_streamline_counts_average_and_profile(env, fresh_cache):
 
 def test_enigma_real_connectivity(env):
     dk = atlascope.get_parcellation("desikan")
-    (sc,) = [f for f in env.registry.features if getattr(f, "cohort", "").startswith("HCP ENIGMA") and f.modality == "StreamlineCounts"]
+    (sc,) = [
+        f
+        for f in env.registry.features
+        if getattr(f, "cohort", "").startswith("HCP ENIGMA") and f.modality == "StreamlineCounts"
+    ]
     src = pd.read_csv(env.shared / "hcp-connectivity-enigma" / "strucMatrix_ctx.csv", header=None).to_numpy()
     labels = (env.shared / "hcp-connectivity-enigma" / "strucLabels_ctx.csv").read_text().strip().split(",")
     np.testing.assert_allclose(sc.data.to_numpy(), src)
@@ -181,7 +188,11 @@ def test_enigma_real_connectivity(env):
     np.testing.assert_allclose(prof.to_numpy(), row.to_numpy()[:5])
     assert sc.anchor.parcellation == dk.id
     assert "BSD" in sc.licence and "10.1038/s41592-021-01186-4" in sc.cite()
-    (fc,) = [f for f in env.registry.features if getattr(f, "cohort", "").startswith("HCP ENIGMA") and f.modality == "FunctionalConnectivity"]
+    (fc,) = [
+        f
+        for f in env.registry.features
+        if getattr(f, "cohort", "").startswith("HCP ENIGMA") and f.modality == "FunctionalConnectivity"
+    ]
     fsrc = pd.read_csv(env.shared / "hcp-connectivity-enigma" / "funcMatrix_ctx.csv", header=None).to_numpy()
     assert fc.data.iloc[0, 1] == pytest.approx(fsrc[0, 1])
     # the plain named matrix
