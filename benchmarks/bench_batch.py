@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 
-def make_inputs(folder: Path, n: int) -> list[Path]:
-    """``n`` smoothed probability maps of distinct Juelich regions, as 3 mm NIfTI files."""
+def make_inputs(folder: Path, n: int, voxel_mm: float = 3.0) -> list[Path]:
+    """``n`` smoothed probability maps of distinct Juelich regions, as NIfTI files of ``voxel_mm`` voxels."""
     import nibabel as nib
     import numpy as np
     from nilearn.image import resample_img, smooth_img
@@ -32,7 +32,7 @@ def make_inputs(folder: Path, n: int) -> list[Path]:
         img = smooth_img(m.fetch(region=names[i % len(names)]), 4 + (i // len(names)))
         img = resample_img(
             img,
-            target_affine=np.diag([3.0, 3.0, 3.0]),
+            target_affine=np.diag([voxel_mm] * 3),
             interpolation="continuous",
             force_resample=True,
             copy_header=True,
@@ -64,7 +64,7 @@ def main() -> None:
     params = Parameters(samples=args.samples, **coarse)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = make_inputs(folder, args.inputs)
+        paths = make_inputs(folder, args.inputs, args.voxel_mm)
         pmap = resolve_map(None, "mni152")
         _ = pmap.sparse_index  # both contenders start with a built index
 
