@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=40)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--voxel-mm", type=float, default=3.0, help="Voxel size of the generated inputs.")
     parser.add_argument(
         "--coarse",
         action="store_true",
