@@ -24,6 +24,12 @@ from ..volumes.volume import Volume
 
 __all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS"]
 
+
+def _tuples(coords: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
+    """Rows of an (N, 3) array as a list of (x, y, z) tuples."""
+    return list(map(tuple, coords[rows].tolist()))
+
+
 #: Column order of assignment tables (SPEC section 4); all-empty columns are dropped.
 ASSIGNMENT_COLUMNS = [
     "input structure",
@@ -42,6 +48,8 @@ ASSIGNMENT_COLUMNS = [
 
 #: Points whose sigma is at least this many voxels are assigned as Gaussian kernels.
 KERNEL_SIGMA_VOXELS = 3.0
+#: Kernels assigned per pass (bounds memory for thousands of uncertain points).
+KERNEL_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Map:
         self._index = None
         self._grid: tuple | None = None
         self._regions: dict[str, Region] | None = None
+        self._coltab: dict[str, np.ndarray] | None = None
         self.columns: list[tuple[str, MapIndex]] = [(n, e) for n, es in self.indices.items() for e in es]
 
     # ------------------------------------------------------------- metadata
@@ -276,19 +285,35 @@ class Map:
             f"Cannot assign a {type(item).__name__}: pass a Point, PointCloud, Volume or nibabel image."
         )
 
-    def _column_meta(self, cols: np.ndarray) -> dict[str, list]:
-        regions = self._region_objects()
-        names = [self.columns[c][0] for c in cols]
-        entries = [self.columns[c][1] for c in cols]
+    def _column_table(self) -> dict[str, np.ndarray]:
+        """Per-column arrays (region object, fragment, label), built once per map."""
+        if getattr(self, "_coltab", None) is None:
+            regions = self._region_objects()
+            n = len(self.columns)
+            reg = np.empty(n, dtype=object)
+            frag = np.empty(n, dtype=object)
+            reg[:] = [regions[name] for name, _e in self.columns]
+            frag[:] = [e.fragment for _n, e in self.columns]
+            label = np.array([np.nan if e.label is None else e.label for _n, e in self.columns], float)
+            self._coltab = {"region": reg, "fragment": frag, "label": label}
+        return self._coltab
+
+    def _column_meta(self, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Volume number, fragment, Region and label of each column in ``cols`` (vectorised gather)."""
+        tab = self._column_table()
+        cols = np.asarray(cols, np.int64)
         return {
-            "volume": [int(c) for c in cols],
-            "fragment": [e.fragment for e in entries],
-            "region": [regions[n] for n in names],
-            "label": [e.label for e in entries],
+            "volume": cols,
+            "fragment": tab["fragment"][cols],
+            "region": tab["region"][cols],
+            "label": tab["label"][cols],
         }
 
-    def _frame(self, data: dict[str, Any]) -> pd.DataFrame:
-        df = pd.DataFrame({k: data[k] for k in ASSIGNMENT_COLUMNS if k in data})
+    def _frame(self, data: dict[str, Any] | pd.DataFrame) -> pd.DataFrame:
+        """Columns in SPEC order, all-empty ones dropped, index reset."""
+        if not isinstance(data, pd.DataFrame):
+            data = pd.DataFrame(data)
+        df = data[[k for k in ASSIGNMENT_COLUMNS if k in data.columns]]
         empty = (
             [c for c in df.columns if df[c].isna().all()]
             if len(df)
@@ -331,7 +356,7 @@ class Map:
                 pd.DataFrame(
                     {
                         "input structure": pts,
-                        "centroid": [tuple(points.coordinates[i]) for i in pts],
+                        "centroid": _tuples(points.coordinates, pts),
                         "volume": meta["volume"],
                         "fragment": meta["fragment"],
                         "region": meta["region"],
@@ -339,8 +364,9 @@ class Map:
                     }
                 )
             )
-        big = np.flatnonzero(kernel & inside)
-        if len(big):
+        big_all = np.flatnonzero(kernel & inside)
+        for start in range(0, len(big_all), KERNEL_CHUNK):
+            big = big_all[start : start + KERNEL_CHUNK]
             structs = gaussian_kernel_structures(ijk[big], sigma_vox[big], shape)
             pm = assign_structures(idx, structs, shape, lower_threshold)
             pts = big[pm.structure]
@@ -349,7 +375,7 @@ class Map:
             df = pd.DataFrame(
                 {
                     "input structure": pts,
-                    "centroid": [tuple(points.coordinates[i]) for i in pts],
+                    "centroid": _tuples(points.coordinates, pts),
                     "volume": meta["volume"],
                     "fragment": meta["fragment"],
                     "region": meta["region"],
@@ -373,7 +399,7 @@ class Map:
             else "map value"
         )
         df = df.sort_values(["input structure", sort_by], ascending=[True, False], kind="stable")
-        return self._frame({k: df[k].tolist() for k in df.columns})
+        return self._frame(df)
 
     def _assign_image(
         self, img: nib.Nifti1Image, minsize_voxel: int, lower_threshold: float, split_components: bool
@@ -439,4 +465,4 @@ class Map:
         df = df.sort_values(
             ["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last"
         )
-        return self._frame({k: df[k].tolist() for k in df.columns})
+        return self._frame(df)
