@@ -73,8 +73,19 @@ def _group(keys: np.ndarray):
 JOIN_CHUNK = 262_144
 
 
+#: Largest key space (structures x regions) reduced with dense bincounts instead of a sort.
+DENSE_KEYS = 4_000_000
+
+
 def _reduce_pairs(key, mq, cnt, mx):
     """Group partial results by key: sums of ``mq`` and ``cnt``, maximum of ``mx``."""
+    if len(key) and int(key.max()) < DENSE_KEYS:
+        size = int(key.max()) + 1
+        n = np.bincount(key, cnt, size)
+        present = np.flatnonzero(n)
+        best = np.zeros(size)
+        np.maximum.at(best, key, mx)
+        return present, np.bincount(key, mq, size)[present], n[present].astype(np.int64), best[present]
     order, sk, starts = _group(key)
     if not len(starts):
         return sk, np.zeros(0), np.zeros(0, np.int64), np.zeros(0)

@@ -449,7 +449,7 @@ class Map:
         df = pd.DataFrame(
             {
                 "input structure": pm.structure + 1,
-                "centroid": [tuple(np.round(centroid_mm[s], 2)) for s in pm.structure],
+                "centroid": _tuples(np.round(centroid_mm, 2), pm.structure),
                 "volume": meta["volume"],
                 "fragment": meta["fragment"],
                 "region": meta["region"],
