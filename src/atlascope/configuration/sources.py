@@ -342,7 +342,9 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
             extra={"source": source, "relpath": rel},
         )
         try:
-            build(spec, ctx)
+            obj = build(spec, ctx)
+            if obj is not None and rel.startswith("features/"):
+                registry.add_feature(obj)  # feature builders return; spaces/maps register themselves
             report.built[t] += 1
         except Unsupported as exc:
             report.unsupported[t] += 1

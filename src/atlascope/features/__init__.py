@@ -25,7 +25,7 @@ from ..core.names import words
 from ..errors import NotFoundError
 from . import builders  # noqa: F401  (registers the @type builders)
 from .base import QUALIFICATIONS, Anchor, Feature, feature_types
-from .cells import CellDensityProfile, LayerwiseCellDensity
+from .cells import LayerwiseCellDensity
 from .connectivity import (
     AnatomoFunctionalConnectivity,
     FunctionalConnectivity,
@@ -48,7 +48,6 @@ __all__ = [
     "ReceptorDensityFingerprint",
     "ReceptorDensityProfile",
     "LayerwiseCellDensity",
-    "CellDensityProfile",
     "RegionalConnectivity",
     "StreamlineCounts",
     "StreamlineLengths",

@@ -6,7 +6,7 @@ Registered types (see :func:`atlascope.configuration.factory.register_type`):
 ``siibra/feature/fingerprint/receptor/v0.1``   :class:`ReceptorDensityFingerprint`
 ``siibra/feature/profile/receptor/v0.1``       :class:`ReceptorDensityProfile`
 ``siibra/feature/fingerprint/celldensity/v0.1``  :class:`LayerwiseCellDensity`
-``siibra/feature/profile/celldensity/v0.1``    :class:`CellDensityProfile`
+``siibra/feature/profile/celldensity/v0.1``    not supported (counted as such by the loader)
 ``siibra/feature/connectivitymatrix/v0.3``     :class:`StreamlineCounts`, :class:`StreamlineLengths`,
                                                :class:`FunctionalConnectivity`, ... by ``modality``
 ``siibra/feature/timeseries/activity/v0.1``    :class:`RegionalTimeseriesActivity`
@@ -27,7 +27,7 @@ import numpy as np
 from ..configuration.factory import BuildContext, Unsupported, register_type
 from ..errors import ConfigurationError
 from .base import Anchor, provenance_from_spec
-from .cells import CellDensityProfile, LayerwiseCellDensity
+from .cells import LayerwiseCellDensity
 from .connectivity import CONNECTIVITY_CLASSES
 from .images import CellbodyStainedSection, RegionalTimeseriesActivity, VolumeOfInterest
 from .receptors import ReceptorDensityFingerprint, ReceptorDensityProfile
@@ -113,15 +113,10 @@ def _layerwise_cells(spec: dict, ctx: BuildContext) -> LayerwiseCellDensity:
 
 
 @register_type("siibra/feature/profile/celldensity/v0.1")
-def _cell_profile(spec: dict, ctx: BuildContext) -> CellDensityProfile:
-    url = str(_need(spec, "file", ctx))
-    anchor = _region_anchor(spec, ctx)
-    return CellDensityProfile(
-        anchor,
-        url,
-        section=str(spec.get("section", "")),
-        patch=str(spec.get("patch", "")),
-        **_common(spec, [url], f"Cell density profile of {anchor.region}"),
+def _cell_profile(spec: dict, ctx: BuildContext) -> Any:
+    raise Unsupported(
+        "depth-resolved cell density profiles (computed from segments.txt cell positions) are not "
+        "implemented; the layer-wise densities of the same patches are (LayerwiseCellDensity)"
     )
 
 

@@ -30,7 +30,7 @@ from .base import Anchor, Feature, _axes, _short
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
 
-__all__ = ["LayerwiseCellDensity", "CellDensityProfile", "read_whitespace_table", "LAYERS"]
+__all__ = ["LayerwiseCellDensity", "read_whitespace_table", "LAYERS"]
 
 #: Names of cortical layers 1..6.
 LAYERS = ("I", "II", "III", "IV", "V", "VI")
@@ -182,43 +182,4 @@ class LayerwiseCellDensity(Feature):
         ax.set_xlabel("cortical layer")
         ax.set_ylabel(UNIT)
         ax.set_title(_short(f"Cell densities, {self.anchor} ({d.shape[1]} patches)"))
-        return ax
-
-
-class CellDensityProfile(Feature):
-    """Cell density along cortical depth in one patch (``data``: ``depth``, ``density``).
-
-    The file is read as a table whose last two numeric columns are depth and density.
-    """
-
-    MODALITY = "cell body density profile"
-
-    def __init__(self, anchor: Anchor, file: str, section: str = "", patch: str = "", **kwargs: Any) -> None:
-        super().__init__(anchor, **kwargs)
-        self.file = file
-        self.section = section
-        self.patch = patch
-
-    def _load(self) -> pd.DataFrame:
-        raw = fetch(self.file, kind="text").read_bytes()
-        try:
-            df = read_whitespace_table(raw, self.file)
-        except InvalidInputError:
-            df = pd.read_csv(io.BytesIO(raw), sep=None, engine="python")
-        num = df.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="all").dropna()
-        if num.shape[1] < 2:
-            raise InvalidInputError(
-                f"{self.file}: expected depth and density columns, got {list(df.columns)}."
-            )
-        return pd.DataFrame(
-            {"depth": num.iloc[:, -2].to_numpy(float), "density": num.iloc[:, -1].to_numpy(float)}
-        )
-
-    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
-        """Line plot of density over depth."""
-        ax = _axes(ax)
-        ax.plot(self.data["depth"], self.data["density"], **kwargs)
-        ax.set_xlabel("cortical depth")
-        ax.set_ylabel("density")
-        ax.set_title(_short(f"Cell density profile, {self.anchor}"))
         return ax

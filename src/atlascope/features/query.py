@@ -146,6 +146,12 @@ def resolve_region(spec: str, registry: Any = None) -> tuple[Region, str | None]
         from ..core.registry import REGISTRY
 
         registry = REGISTRY
+    wanted = normalize_hemisphere(str(spec)).strip().lower()
+    newest_first = sorted(registry.parcellations, key=lambda p: p.version_key, reverse=True)
+    for parc in newest_first:  # a region carrying exactly this name beats alias and word matches
+        for r in parc.regions:
+            if r.name.lower() == wanted:
+                return r, None
     for parc in registry.parcellations:
         try:
             if parc.find(spec):
