@@ -3,6 +3,7 @@ panel for hOc1 left of Julich-Brain 3.0.3, and the Allen service being down."""
 
 from __future__ import annotations
 
+import os
 import socket
 
 import matplotlib.pyplot as plt
@@ -116,7 +117,7 @@ def test_gene_in_roi_volume_and_case_insensitive(allen):
     assert set(df["gene"]) == {"MAOA"} and len(df) > 0
 
 
-def test_panel_hoc1_left_julich_303(allen):
+def test_panel_hoc1_left_julich_303(allen, tmp_path):
     reg = allen.registry
     left = allen.jb303.get_region(HOC1_LEFT)
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
@@ -128,8 +129,15 @@ def test_panel_hoc1_left_julich_303(allen):
     sc.plot(left, ax=axes[1, 0], max_rows=15)
     ge = features.get(left, "GeneExpressions", gene=FOUR, registry=reg)[0]
     ge.plot(ax=axes[1, 1])
+    fig.suptitle(f"{HOC1_LEFT} (Julich-Brain 3.0.3)")
     fig.tight_layout()
     assert fp.data.loc["GABAA", "mean"] > 0 and len(axes[1, 0].patches) == 15
+    out = tmp_path / "feature-panel.png"
+    fig.savefig(out, dpi=80)
+    assert out.stat().st_size > 10_000
+    # the README's figure: ATLASCOPE_FIGURE_DIR=docs python -m pytest tests/test_features_genes.py -k panel
+    if os.environ.get("ATLASCOPE_FIGURE_DIR"):
+        fig.savefig(os.path.join(os.environ["ATLASCOPE_FIGURE_DIR"], "feature-panel.png"), dpi=80)
     plt.close(fig)
 
 

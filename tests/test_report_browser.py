@@ -62,6 +62,8 @@ def test_report_in_headless_chromium(browser, example_dir, tmp_path):
     page.goto((example_dir / "index.html").as_uri(), wait_until="load")
 
     page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+    if os.environ.get("ATLASCOPE_FIGURE_DIR"):  # the README's screenshot
+        page.screenshot(path=os.path.join(os.environ["ATLASCOPE_FIGURE_DIR"], "report.png"), full_page=False)
 
     # every image is decoded
     sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")

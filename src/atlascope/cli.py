@@ -474,7 +474,8 @@ def cache_prune(max_size: str) -> None:
 
 
 @main.command()
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False), required=False)
+@click.option("--out", "out_opt", type=click.Path(file_okay=False), default=None, help="Same as OUT_DIR.")
 @click.option("--map", "map_spec", default=None, help="Parcellation whose files are mirrored.")
 @click.option("--space", default=None, help="Space whose files are mirrored.")
 @click.option(
@@ -493,7 +494,8 @@ def cache_prune(max_size: str) -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def mirror(
-    out_dir: str,
+    out_dir: str | None,
+    out_opt: str | None,
     map_spec: str | None,
     space: str | None,
     maptype: str | None,
@@ -502,17 +504,15 @@ def mirror(
     urls_from: Any,
     quiet: bool,
 ) -> None:
-    """Download the files a map/space/features need into OUT_DIR, usable as ATLASCOPE_MIRROR."""
+    """Download the files a map/space/features need into OUT_DIR (or --out), usable as ATLASCOPE_MIRROR."""
+    out_dir = out_dir or out_opt
+    if not out_dir:
+        raise InvalidInputError("Name the mirror folder: atlascope mirror DIR ... or --out DIR.")
     if urls_from is not None:
         urls = [u.strip() for u in urls_from if u.strip() and not u.lstrip().startswith("#")]
     else:
-        try:
-            from .configuration.mirror_plan import urls_for
-        except ImportError:
-            raise AtlascopeError(
-                "Planning a mirror needs atlascope.configuration.mirror_plan, which this installation lacks; "
-                "pass the URLs with --urls-from FILE instead."
-            ) from None
+        from .configuration.mirror_plan import urls_for
+
         urls = list(
             urls_for(map=map_spec, space=space, maptype=maptype, features=list(features), templates=templates)
         )
