@@ -29,7 +29,9 @@ def shared_path(*parts: str) -> Path:
     """Path below ``shared/fixtures``; skips the test with the reason when it is not there."""
     root = shared_root()
     if root is None:
-        pytest.skip("../shared/fixtures is absent (set ATLASCOPE_SHARED to the shared folder to run this test)")
+        pytest.skip(
+            "../shared/fixtures is absent (set ATLASCOPE_SHARED to the shared folder to run this test)"
+        )
     p = root.joinpath("fixtures", *parts)
     if not p.exists():
         pytest.skip(f"fixture {p} is absent from the shared folder")

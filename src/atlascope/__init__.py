@@ -27,7 +27,9 @@ def _load_builtin(registry) -> None:
 
 
 REGISTRY.add_loader("builtin", _load_builtin)
-from .configuration.sources import last_report, load_from_environment, use_configuration  # noqa: E402, F401
+
+from .configuration.sources import last_report, load_from_environment, use_configuration  # noqa: E402
+
 REGISTRY.add_loader("environment", load_from_environment)
 
 
@@ -46,8 +48,12 @@ def get_region(parcellation: str | Parcellation, region: str | Region) -> Region
     return REGISTRY.get_region(parcellation, region)
 
 
-def get_map(parcellation: str | Parcellation | None = None, space: str | Space | None = None,
-            maptype: str = "labelled", spec: str = "") -> Map:
+def get_map(
+    parcellation: str | Parcellation | None = None,
+    space: str | Space | None = None,
+    maptype: str = "labelled",
+    spec: str = "",
+) -> Map:
     """The map of ``parcellation`` in ``space``, ``maptype`` "labelled" or "statistical" (SPEC section 1)."""
     return REGISTRY.get_map(parcellation, space, maptype=maptype, spec=spec)
 
@@ -68,8 +74,31 @@ def list_maps() -> list[Map]:
 
 
 __all__ = [
-    "__version__", "errors", "QUIET", "VERBOSE", "logger", "set_log_level", "REGISTRY",
-    "Space", "Parcellation", "Region", "Map", "Volume", "Point", "PointCloud", "BoundingBox",
-    "volumes", "maps", "get_space", "get_parcellation", "get_region", "get_map", "spaces", "parcellations",
+    "__version__",
+    "errors",
+    "QUIET",
+    "VERBOSE",
+    "logger",
+    "set_log_level",
+    "REGISTRY",
+    "Space",
+    "Parcellation",
+    "Region",
+    "Map",
+    "Volume",
+    "Point",
+    "PointCloud",
+    "BoundingBox",
+    "volumes",
+    "maps",
+    "get_space",
+    "get_parcellation",
+    "get_region",
+    "get_map",
+    "spaces",
+    "parcellations",
     "list_maps",
+    "features",
+    "use_configuration",
+    "last_report",
 ]

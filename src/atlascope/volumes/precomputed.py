@@ -273,6 +273,7 @@ class PrecomputedProvider(Provider):
                 "of the same map if the configuration has one."
             )
         from ..retrieval import NotAtSourceError as missing
+
         off = np.asarray(scale.voxel_offset, int)
         lo = off if lo is None else np.maximum(np.asarray(lo, int), off)
         hi = (
