@@ -325,6 +325,26 @@ class Map:
         )
         return df.drop(columns=empty).reset_index(drop=True)
 
+    def _pairs_frame(self, pm: Any, structure: np.ndarray, centroids: list) -> pd.DataFrame:
+        """The assignment table of (structure, column) pair metrics (labelled maps: map value = label)."""
+        meta = self._column_meta(pm.column)
+        return pd.DataFrame(
+            {
+                "input structure": structure,
+                "centroid": centroids,
+                "volume": meta["volume"],
+                "fragment": meta["fragment"],
+                "region": meta["region"],
+                "correlation": pm.correlation,
+                "intersection over union": pm.iou,
+                "map value": meta["label"] if self.is_labelled else pm.map_value,
+                "map weighted mean": pm.map_weighted_mean,
+                "map containedness": pm.map_containedness,
+                "input weighted mean": pm.input_weighted_mean,
+                "input containedness": pm.input_containedness,
+            }
+        )
+
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
         from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
 
@@ -351,7 +371,7 @@ class Map:
             p, c, v = read_voxels(idx, flat, lower_threshold)
             pts = small[p]
             meta = self._column_meta(c)
-            mv = np.asarray(meta["label"], float) if self.is_labelled else v
+            mv = meta["label"] if self.is_labelled else v
             parts.append(
                 pd.DataFrame(
                     {
@@ -370,25 +390,8 @@ class Map:
             structs = gaussian_kernel_structures(ijk[big], sigma_vox[big], shape)
             pm = assign_structures(idx, structs, shape, lower_threshold)
             pts = big[pm.structure]
-            meta = self._column_meta(pm.column)
             keep = pm.map_weighted_mean > lower_threshold if lower_threshold > 0 else np.ones(len(pts), bool)
-            df = pd.DataFrame(
-                {
-                    "input structure": pts,
-                    "centroid": _tuples(points.coordinates, pts),
-                    "volume": meta["volume"],
-                    "fragment": meta["fragment"],
-                    "region": meta["region"],
-                    "correlation": pm.correlation,
-                    "intersection over union": pm.iou,
-                    "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
-                    "map weighted mean": pm.map_weighted_mean,
-                    "map containedness": pm.map_containedness,
-                    "input weighted mean": pm.input_weighted_mean,
-                    "input containedness": pm.input_containedness,
-                }
-            )[keep]
-            parts.append(df)
+            parts.append(self._pairs_frame(pm, pts, _tuples(points.coordinates, pts))[keep])
         parts = [p for p in parts if len(p)]
         if not parts:
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
@@ -445,23 +448,7 @@ class Map:
         cnt = np.bincount(owner, minlength=K)
         centroid_vox = np.stack([np.bincount(owner, gijk[:, a], K) for a in range(3)], axis=1) / cnt[:, None]
         centroid_mm = (affine @ np.c_[centroid_vox, np.ones(K)].T)[:3].T
-        meta = self._column_meta(pm.column)
-        df = pd.DataFrame(
-            {
-                "input structure": pm.structure + 1,
-                "centroid": _tuples(np.round(centroid_mm, 2), pm.structure),
-                "volume": meta["volume"],
-                "fragment": meta["fragment"],
-                "region": meta["region"],
-                "correlation": pm.correlation,
-                "intersection over union": pm.iou,
-                "map value": np.asarray(meta["label"], float) if self.is_labelled else pm.map_value,
-                "map weighted mean": pm.map_weighted_mean,
-                "map containedness": pm.map_containedness,
-                "input weighted mean": pm.input_weighted_mean,
-                "input containedness": pm.input_containedness,
-            }
-        )
+        df = self._pairs_frame(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
         df = df.sort_values(
             ["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last"
         )

@@ -34,6 +34,24 @@ __all__ = ["SparseIndex", "FORMAT_VERSION", "index_key"]
 FORMAT_VERSION = 3
 
 
+def _column_stats(flat: np.ndarray, col: np.ndarray, val: np.ndarray, shape: tuple, ncols: int):
+    """Per-column Σm, Σm², #m>0 and inclusive voxel bounding box (lo, hi) of (flat, column, value) entries."""
+    v64 = val.astype(np.float64)
+    total = np.bincount(col, v64, ncols)
+    total_sq = np.bincount(col, v64 * v64, ncols)
+    count = np.bincount(col, minlength=ncols).astype(np.int64)
+    lo = np.zeros((ncols, 3), np.int32)
+    hi = np.full((ncols, 3), -1, np.int32)
+    if len(col):
+        by_col = np.argsort(col, kind="stable")
+        sc = col[by_col]
+        starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+        ijk = np.stack(np.unravel_index(flat[by_col], tuple(shape)), axis=1).astype(np.int32)
+        lo[sc[starts]] = np.minimum.reduceat(ijk, starts, axis=0)
+        hi[sc[starts]] = np.maximum.reduceat(ijk, starts, axis=0)
+    return total, total_sq, count, lo, hi
+
+
 @dataclass
 class SparseIndex:
     """Voxels x regions matrix of a map on one voxel grid (CSR over the covered voxels).
@@ -119,20 +137,7 @@ class SparseIndex:
         col = np.concatenate(cols) if cols else np.zeros(0, np.int32)
         val = np.concatenate(vals) if vals else np.zeros(0, np.float32)
         del flats, cols, vals
-        v64 = val.astype(np.float64)
-        total = np.bincount(col, v64, ncols)
-        total_sq = np.bincount(col, v64 * v64, ncols)
-        count = np.bincount(col, minlength=ncols).astype(np.int64)
-        lo = np.zeros((ncols, 3), np.int32)
-        hi = np.full((ncols, 3), -1, np.int32)
-        if len(col):
-            by_col = np.argsort(col, kind="stable")
-            sc = col[by_col]
-            starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-            ijk = np.stack(np.unravel_index(flat[by_col], tuple(shape)), axis=1).astype(np.int32)
-            lo[sc[starts]] = np.minimum.reduceat(ijk, starts, axis=0)
-            hi[sc[starts]] = np.maximum.reduceat(ijk, starts, axis=0)
-            del by_col, sc, ijk
+        total, total_sq, count, lo, hi = _column_stats(flat, col, val, tuple(shape), ncols)
         order = np.argsort(flat * np.int64(max(ncols, 1)) + col, kind="stable")
         flat, col, val = flat[order], col[order], val[order]
         del order
@@ -160,24 +165,10 @@ class SparseIndex:
         key = float(lower_threshold)
         if key not in self._thresholded:
             keep = self.values >= lower_threshold
-            cols = self.columns[keep]
-            v = self.values[keep].astype(np.float64)
-            R = self.nregions
-            total = np.bincount(cols, v, R)
-            total_sq = np.bincount(cols, v * v, R)
-            count = np.bincount(cols, minlength=R).astype(np.int64)
             rows = np.repeat(np.arange(len(self.voxels)), np.diff(self.indptr))[keep]
-            ijk = np.stack(np.unravel_index(self.voxels[rows], self.shape), axis=1).astype(np.int32)
-            lo = np.zeros((R, 3), np.int32)
-            hi = np.full((R, 3), -1, np.int32)
-            if len(cols):
-                order = np.argsort(cols, kind="stable")
-                sc = cols[order]
-                starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-                present = sc[starts]
-                lo[present] = np.minimum.reduceat(ijk[order], starts, axis=0)
-                hi[present] = np.maximum.reduceat(ijk[order], starts, axis=0)
-            self._thresholded[key] = (total, total_sq, count, lo, hi)
+            self._thresholded[key] = _column_stats(
+                self.voxels[rows], self.columns[keep], self.values[keep], self.shape, self.nregions
+            )
         return self._thresholded[key]
 
     # --------------------------------------------------------------- reading
