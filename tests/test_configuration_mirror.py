@@ -93,14 +93,14 @@ def test_precomputed_refuses_unsupported_encodings(tmp_path):
                         "size": [4, 4, 4],
                         "resolution": [1, 1, 1],
                         "chunk_sizes": [[4, 4, 4]],
-                        "encoding": "jpeg",
+                        "encoding": "png",
                     }
                 ],
             }
         )
     )
     p = PrecomputedProvider(str(tmp_path))
-    with pytest.raises(InvalidInputError, match="raw-encoded"):
+    with pytest.raises(InvalidInputError, match="encoding 'png'"):
         p.fetch()
 
 

@@ -6,13 +6,13 @@ named ``<key>/<x0>-<x1>_<y0>-<y1>_<z0>-<z1>`` (voxel ranges of that scale, end e
 optional ``transform.json`` next to ``info`` gives the 4x4 voxel-to-physical affine in nanometres
 of the first (finest) scale, as used by siibra-configurations.
 
-Why not tensorstore or cloud-volume: tensorstore (21 MB wheel) and cloud-volume open their own
-HTTP connections, so ``ATLASCOPE_MIRROR``, ``ATLASCOPE_OFFLINE``, the validated cache and the retry
-policy of :mod:`atlascope.retrieval` would not apply to chunks — an air-gapped mirror would not
-work. This module therefore reads chunks through :func:`atlascope.retrieval.fetch` and decodes
-them with numpy. Supported: the ``raw`` encoding (optionally gzip-compressed on disk or on the
-wire), unsharded scales. Other encodings (``jpeg``, ``compressed_segmentation``, ``png``) and
-sharded scales raise :class:`~atlascope.errors.InvalidInputError` naming the URL and scale.
+Why not tensorstore or cloud-volume: both open their own HTTP connections, so ``ATLASCOPE_MIRROR``,
+``ATLASCOPE_OFFLINE``, the validated cache and the retry policy of :mod:`atlascope.retrieval` would
+not apply to chunks — an air-gapped mirror would not work. Chunks are therefore fetched through
+:func:`atlascope.retrieval.fetch`, and decoded with maintained libraries: numpy for ``raw``
+(optionally gzip-compressed), Pillow for ``jpeg``, and seung-lab's ``compressed_segmentation``
+(the decoder cloud-volume uses) for ``compressed_segmentation``. Sharded scales and the ``png``
+encoding raise :class:`~atlascope.errors.InvalidInputError` naming the URL and scale.
 """
 
 from __future__ import annotations
@@ -54,9 +54,11 @@ class PrecomputedScale:
     resolution_nm : tuple of float
         Voxel size (x, y, z) in nm.
     encoding : str
-        Chunk encoding (only ``"raw"`` is read).
+        Chunk encoding: ``"raw"``, ``"jpeg"`` or ``"compressed_segmentation"``.
     sharded : bool
         Whether the scale uses sharding (not read).
+    block_size : tuple of int
+        Block shape of the ``compressed_segmentation`` encoding.
     """
 
     key: str
@@ -66,6 +68,7 @@ class PrecomputedScale:
     resolution_nm: tuple[float, float, float]
     encoding: str
     sharded: bool = False
+    block_size: tuple[int, int, int] = (8, 8, 8)
 
     @property
     def resolution_mm(self) -> np.ndarray:
@@ -94,6 +97,84 @@ class PrecomputedScale:
             for (y0, y1) in ranges[1]
             for (x0, x1) in ranges[0]
         ]
+
+
+#: Chunk encodings read by :meth:`PrecomputedProvider.read`.
+ENCODINGS = ("raw", "jpeg", "compressed_segmentation")
+
+
+def _decode_jpeg(raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+    """A jpeg chunk (width x, height y*z, grey or RGB) as an (x, y, z, c) array."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    x, y, z, c = shape_xyzc
+    try:
+        img = np.asarray(Image.open(io.BytesIO(raw)))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidInputError(
+            f"Chunk {where} is not a readable JPEG ({exc}). Rebuild the mirror or clear the cache."
+        ) from exc
+    if img.size != x * y * z * c:
+        raise InvalidInputError(
+            f"JPEG chunk {where} has {img.size} values, expected {x * y * z * c} for {shape_xyzc}."
+        )
+    return np.transpose(img.reshape(z, y, x, c), (2, 1, 0, 3)).astype(dtype, copy=False)
+
+
+def _check_cseg(raw: bytes, shape: tuple[int, int, int], dtype: np.dtype, block: tuple, where: str) -> None:
+    """Validate the layout of a one-channel compressed_segmentation chunk before the C decoder sees it.
+
+    Layout (neuroglancer): one uint32 channel offset, then two uint32 words per block — the lookup
+    table offset (low 24 bits) with the bit width (high 8 bits), and the encoded values offset — all
+    in 32-bit words from the start of the channel. A corrupt chunk would otherwise crash the process.
+    """
+    bad = InvalidInputError(
+        f"Chunk {where} is not valid compressed_segmentation data. Rebuild the mirror or clear the cache."
+    )
+    if len(raw) % 4 or len(raw) < 4:
+        raise bad
+    words = np.frombuffer(raw, "<u4")
+    start = int(words[0])
+    nblocks = int(np.prod([-(-s // b) for s, b in zip(shape, block)]))
+    end = start + 2 * nblocks
+    if start != 1 or end > len(words):
+        raise bad
+    head = words[start:end].reshape(nblocks, 2).astype(np.int64)
+    table = (head[:, 0] & 0xFFFFFF) + start
+    bits = head[:, 0] >> 24
+    values = head[:, 1] + start
+    per_block = int(np.prod(block))
+    value_words = (bits * per_block + 31) // 32
+    entry_words = max(1, np.dtype(dtype).itemsize // 4)
+    if not np.isin(bits, [0, 1, 2, 4, 8, 16, 32]).all():
+        raise bad
+    if (table < end).any() or (values < end).any() or (values + value_words > len(words)).any():
+        raise bad
+    if (table + entry_words > len(words)).any():
+        raise bad
+
+
+def _decode_cseg(
+    raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, block: tuple, where: str
+) -> np.ndarray:
+    """A compressed_segmentation chunk (one channel) as an (x, y, z, 1) array."""
+    import compressed_segmentation as cseg
+
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    x, y, z, c = shape_xyzc
+    if c != 1:
+        raise InvalidInputError(f"{where}: compressed_segmentation with {c} channels is not supported.")
+    _check_cseg(raw, (x, y, z), dtype, block, where)
+    try:
+        arr = cseg.decompress(raw, (x, y, z), dtype, block_size=block, order="F")
+    except Exception as exc:  # the C decoder raises plain exceptions on corrupt data
+        raise InvalidInputError(
+            f"Chunk {where} is not valid compressed_segmentation data ({exc}). Rebuild the mirror or clear the cache."
+        ) from exc
+    return np.asarray(arr).reshape(x, y, z, 1, order="F")
 
 
 def _decode(raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
@@ -196,6 +277,7 @@ class PrecomputedProvider(Provider):
                     resolution_nm=tuple(float(v) for v in s["resolution"]),
                     encoding=str(s.get("encoding", "raw")),
                     sharded="sharding" in s and s["sharding"] is not None,
+                    block_size=tuple(int(v) for v in s.get("compressed_segmentation_block_size", (8, 8, 8))),
                 )
             )
         return sorted(out, key=lambda sc: float(np.prod(sc.resolution_nm)))
@@ -265,12 +347,12 @@ class PrecomputedProvider(Provider):
 
         Missing chunks (HTTP 404 at the source) read as zeros, as neuroglancer does.
         """
-        if scale.encoding != "raw" or scale.sharded:
+        if scale.encoding not in ENCODINGS or scale.sharded:
             raise InvalidInputError(
                 f"{self.url} scale {scale.key!r} uses encoding {scale.encoding!r}"
                 + (" with sharding" if scale.sharded else "")
-                + "; atlascope reads unsharded raw-encoded precomputed volumes only. Use a NIfTI provider "
-                "of the same map if the configuration has one."
+                + f"; atlascope reads unsharded precomputed volumes encoded as {', '.join(ENCODINGS)}. "
+                "Use a NIfTI provider of the same map if the configuration has one."
             )
         from ..retrieval import NotAtSourceError as missing
 
@@ -293,7 +375,13 @@ class PrecomputedProvider(Provider):
             except missing:  # type: ignore[misc]
                 logger.debug("chunk %s is absent; reading zeros", where)
                 continue
-            chunk = _decode(raw, (x1 - x0, y1 - y0, z1 - z0, self.channels), self.dtype, where)
+            shape_xyzc = (x1 - x0, y1 - y0, z1 - z0, self.channels)
+            if scale.encoding == "jpeg":
+                chunk = _decode_jpeg(raw, shape_xyzc, self.dtype, where)
+            elif scale.encoding == "compressed_segmentation":
+                chunk = _decode_cseg(raw, shape_xyzc, self.dtype, scale.block_size, where)
+            else:
+                chunk = _decode(raw, shape_xyzc, self.dtype, where)
             a = np.maximum([x0, y0, z0], lo)
             b = np.minimum([x1, y1, z1], hi)
             src = tuple(slice(int(a[i] - c0), int(b[i] - c0)) for i, c0 in enumerate((x0, y0, z0)))
