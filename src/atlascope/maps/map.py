@@ -17,7 +17,7 @@ from ..core.provenance import Provenance
 from ..core.region import Region
 from ..core.registry import normalize_maptype
 from ..core.space import Space
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import AmbiguousNameError, InvalidInputError, NotFoundError
 from ..locations.point import Point, PointCloud
 from ..locations.spaces import check_compatible
 from ..volumes.volume import Volume
@@ -156,7 +156,14 @@ class Map:
                 if r is None:
                     try:
                         r = self.parcellation.get_region(name)
-                    except Exception:
+                    except (NotFoundError, AmbiguousNameError) as exc:
+                        logger.warning(
+                            "Map %r names region %r, which its parcellation does not resolve (%s); "
+                            "it is reported under that name.",
+                            self.name,
+                            name,
+                            exc,
+                        )
                         r = Region(name)
                         r.parent = self.parcellation.root
                 out[name] = r
