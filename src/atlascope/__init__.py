@@ -58,6 +58,11 @@ def get_map(
     return REGISTRY.get_map(parcellation, space, maptype=maptype, spec=spec)
 
 
+def get_template(space: str | Space = "mni152") -> Volume:
+    """The template image of a space as a Volume (``get_template("mni152").fetch()``)."""
+    return REGISTRY.get_space(space).get_template()
+
+
 def spaces() -> list[Space]:
     """Every known reference space."""
     return REGISTRY.spaces
@@ -95,6 +100,7 @@ __all__ = [
     "get_parcellation",
     "get_region",
     "get_map",
+    "get_template",
     "spaces",
     "parcellations",
     "list_maps",

@@ -19,6 +19,7 @@ loader through the builders of :mod:`atlascope.features.builders`); live feature
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from ..core.names import words
@@ -26,7 +27,7 @@ from ..errors import NotFoundError
 from . import builders  # noqa: F401  (registers the @type builders)
 from .base import QUALIFICATIONS, Anchor, Feature, feature_types
 from .cells import LayerwiseCellDensity
-from .connectivity import (
+from .connectivity_matrices import (
     AnatomoFunctionalConnectivity,
     FunctionalConnectivity,
     RegionalConnectivity,
@@ -39,8 +40,30 @@ from .images import CellbodyStainedSection, ImageFeature, RegionalTimeseriesActi
 from .query import rank_features
 from .receptors import ReceptorDensityFingerprint, ReceptorDensityProfile
 
+#: siibra's grouping of feature classes, so ``siibra.features.molecular.ReceptorDensityFingerprint``
+#: and friends work unchanged after ``import atlascope as siibra``.
+molecular = SimpleNamespace(
+    ReceptorDensityFingerprint=ReceptorDensityFingerprint,
+    ReceptorDensityProfile=ReceptorDensityProfile,
+    GeneExpressions=GeneExpressions,
+)
+cellular = SimpleNamespace(
+    LayerwiseCellDensity=LayerwiseCellDensity, CellbodyStainedSection=CellbodyStainedSection
+)
+connectivity = SimpleNamespace(
+    StreamlineCounts=StreamlineCounts,
+    StreamlineLengths=StreamlineLengths,
+    FunctionalConnectivity=FunctionalConnectivity,
+    AnatomoFunctionalConnectivity=AnatomoFunctionalConnectivity,
+    TracingConnectivity=TracingConnectivity,
+    RegionalConnectivity=RegionalConnectivity,
+)
+
 __all__ = [
     "get",
+    "molecular",
+    "cellular",
+    "connectivity",
     "resolve_type",
     "Feature",
     "Anchor",

@@ -28,7 +28,7 @@ from ..configuration.factory import BuildContext, Unsupported, register_type
 from ..errors import ConfigurationError
 from .base import Anchor, provenance_from_spec
 from .cells import LayerwiseCellDensity
-from .connectivity import CONNECTIVITY_CLASSES
+from .connectivity_matrices import CONNECTIVITY_CLASSES
 from .images import CellbodyStainedSection, RegionalTimeseriesActivity, VolumeOfInterest
 from .receptors import ReceptorDensityFingerprint, ReceptorDensityProfile
 
