@@ -24,12 +24,14 @@ TSVs or PNGs were edited, without recomputing anything.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import html
 import json
 import math
 import platform
 import re
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -187,12 +189,23 @@ def _read_table(path: Path) -> pd.DataFrame | None:
 
 
 # ----------------------------------------------------------------------------- plots
+@contextlib.contextmanager
+def _nilearn_quiet():
+    """Hide a harmless numpy warning nilearn's glass brains raise on masked arrays."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*'partition' will ignore the 'mask'", category=UserWarning
+        )
+        yield
+
+
 def _save(display_or_fig: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig = getattr(display_or_fig, "frame_axes", None)
     fig = fig.figure if fig is not None else display_or_fig
-    fig.savefig(path, dpi=72, facecolor="white")
+    with _nilearn_quiet():
+        fig.savefig(path, dpi=72, facecolor="white")
     if hasattr(display_or_fig, "close"):
         display_or_fig.close()
     plt.close(fig)
@@ -206,15 +219,16 @@ def plot_input(img: Any, path: Path, title: str = "") -> Path:
     # hide the weakest three quarters of the non-zero voxels so that the structure stays visible
     thr = float(np.percentile(np.abs(data[data != 0]), 75)) if np.any(data != 0) else None
     plot_abs = bool(np.all(data >= 0))
-    d = plotting.plot_glass_brain(
-        img,
-        display_mode="lyrz",
-        colorbar=True,
-        plot_abs=plot_abs,
-        threshold=thr,
-        title=title or None,
-        cmap="cold_hot" if not plot_abs else "hot",
-    )
+    with _nilearn_quiet():
+        d = plotting.plot_glass_brain(
+            img,
+            display_mode="lyrz",
+            colorbar=True,
+            plot_abs=plot_abs,
+            threshold=thr,
+            title=title or None,
+            cmap="cold_hot" if not plot_abs else "hot",
+        )
     _save(d, path)
     return path
 
@@ -243,16 +257,17 @@ def plot_region(img: Any, path: Path, title: str) -> Path:
     """Glass brain of one region's probability map (0..1)."""
     from nilearn import plotting
 
-    d = plotting.plot_glass_brain(
-        img,
-        display_mode="lyrz",
-        colorbar=True,
-        vmin=0.0,
-        vmax=1.0,
-        threshold=0.05,
-        cmap="viridis",
-        title=title,
-    )
+    with _nilearn_quiet():
+        d = plotting.plot_glass_brain(
+            img,
+            display_mode="lyrz",
+            colorbar=True,
+            vmin=0.0,
+            vmax=1.0,
+            threshold=0.05,
+            cmap="viridis",
+            title=title,
+        )
     _save(d, path)
     return path
 
@@ -267,9 +282,10 @@ def write_viewer(img: Any, path: Path, title: str = "") -> Path | None:
     try:
         data = np.asanyarray(img.dataobj)
         thr = float(np.percentile(np.abs(data[data != 0]), 50)) if np.any(data != 0) else None
-        view = plotting.view_img(
-            img, threshold=thr, title=title or None, symmetric_cmap=not np.all(data >= 0)
-        )
+        with _nilearn_quiet():
+            view = plotting.view_img(
+                img, threshold=thr, title=title or None, symmetric_cmap=not np.all(data >= 0)
+            )
         page = view.get_standalone()
     except Exception as exc:  # nilearn's viewer is optional decoration
         logger.warning("The interactive slice viewer could not be made: %s", exc)
