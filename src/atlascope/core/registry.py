@@ -50,6 +50,7 @@ class Registry:
         self._features: list[Any] = []
         self._loaders: list[tuple[str, Callable[[Registry], None]]] = []
         self._loaded: set[str] = set()
+        self._failed: dict[str, str] = {}
         self._lock = threading.RLock()
         self._loading = False
 
@@ -83,9 +84,18 @@ class Registry:
                     try:
                         loader(self)
                     except AtlascopeError as exc:
+                        self._failed[name] = str(exc)
                         logger.error("configuration source %r could not be loaded: %s", name, exc)
             finally:
                 self._loading = False
+
+    def failure_note(self) -> str:
+        """Text naming configuration sources that failed to load (appended to not-found errors)."""
+        if not self._failed:
+            return ""
+        return " Note: " + " ".join(
+            f"configuration source {n!r} failed to load: {m}" for n, m in self._failed.items()
+        )
 
     # ---------------------------------------------------------------- adding
     def add_space(self, space: Space) -> Space:
@@ -182,6 +192,7 @@ class Registry:
                 f"No reference space matches {spec!r}. Known spaces: "
                 + ", ".join(repr(s.shortname) for s in self.spaces)
                 + ". Use words of a name, e.g. 'mni152' or 'colin27'."
+                + self.failure_note()
             )
         if len(found) > 1:
             logger.debug("space %r matches %s; using %s", spec, [s.name for s in found], found[0].name)
@@ -215,6 +226,7 @@ class Registry:
                 f"No parcellation matches {spec!r}. "
                 + (f"Did you mean: {', '.join(repr(h) for h in hints)}? " if hints else "")
                 + "Run `atlascope atlases` to list them."
+                + self.failure_note()
             )
         first = found[0]
         if len(found) > 1:
@@ -277,6 +289,7 @@ class Registry:
                 f"No {mtype} map of {parc.name if parc else 'any parcellation'!s}"
                 + (f" in space {space!s}" if space is not None else "")
                 + f". Available maps of it: {listing}."
+                + self.failure_note()
             )
         if len(maps) > 1:
             logger.warning(
