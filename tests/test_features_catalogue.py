@@ -207,3 +207,40 @@ def test_type_words_and_region_objects(env):
     assert features.resolve_type("gene") is features.GeneExpressions
     r = Region("Area hOc1 (V1, 17, CalcS)")
     assert features.get(r, "receptor", registry=env.registry)
+
+
+# --------------------------------------------------------------------------- receptor profiles
+def test_receptor_density_profile_from_catalogue_entry(env, fresh_cache):
+    """The catalogue's profile entry for M3 in area 44, with a stand-in TSV (depth %, density) at its URL."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from atlascope.configuration.factory import BuildContext, build
+    from atlascope.retrieval import mirror_relpath
+
+    path = next(
+        p
+        for p in (env.shared / "siibra-configurations/features/tabular/corticalprofiles/receptor").glob(
+            "*.json"
+        )
+        if p.name.endswith("AREA_44_IFG_M3.json")
+    )
+    spec = json.loads(path.read_text("utf-8"))
+    depth = np.linspace(0, 100, 101)
+    density = 300 + 200 * np.sin(depth / 100 * np.pi)  # peak in the middle layers
+    tsv = "cortical depth (%)\tdensity (fmol/mg protein)\n" + "".join(
+        f"{d:g}\t{v:.3f}\n" for d, v in zip(depth, density)
+    )
+    target = env.root / mirror_relpath(spec["file"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(tsv)
+    prof = build(spec, BuildContext(registry=env.registry, path=path))
+    assert isinstance(prof, features.ReceptorDensityProfile) and prof.receptor == "M3"
+    df = prof.data
+    assert list(df.columns) == ["depth", "density"] and len(df) == 101
+    np.testing.assert_allclose(df["density"].to_numpy(), density, atol=1e-3)
+    assert df["density"].idxmax() == 50
+    ax = prof.plot()
+    assert ax.lines and "M3" in ax.get_title()
+    plt.close(ax.figure)
