@@ -107,3 +107,16 @@ def test_corrupt_compressed_segmentation_is_a_clear_error(served):
     url = _serve(served, "broken", labels, "compressed_segmentation", lambda b: b"\x00\x01garbage")
     with pytest.raises(InvalidInputError, match="compressed_segmentation"):
         PrecomputedProvider(url).fetch(resolution_mm=1)
+
+
+def test_volume_of_interest_opens_its_precomputed_provider(served):
+    from atlascope.features import VolumeOfInterest
+    from atlascope.features.base import Anchor
+
+    labels = np.zeros(SIZE, np.uint32)
+    labels[4:12, 6:14, 2:7] = 5
+    url = _serve(served, "voi", labels, "compressed_segmentation", _cseg)
+    voi = VolumeOfInterest(Anchor(space="mni152"), {"neuroglancer/precomputed": url}, name="a VOI")
+    vol = voi.fetch()
+    assert vol.space.name.startswith("MNI 152")
+    np.testing.assert_array_equal(np.asarray(vol.fetch().dataobj), labels)

@@ -1,8 +1,8 @@
 """Image features (volumes of interest, histological sections) and regional BOLD time series.
 
 Image features record their providers (format → URL) and bounding box; ``data`` lists the providers.
-NIfTI providers can be opened as a :class:`~atlascope.volumes.Volume` with :meth:`ImageFeature.fetch`;
-neuroglancer precomputed sources are listed but not read by atlascope.
+NIfTI and neuroglancer precomputed providers can be opened as a :class:`~atlascope.volumes.Volume`
+with :meth:`ImageFeature.fetch` (precomputed volumes at a scale within the default memory budget).
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ class ImageFeature(Feature):
         return pd.DataFrame({"format": list(self.providers), "url": list(self.providers.values())})
 
     def fetch(self) -> Any:
-        """The image as a Volume (NIfTI providers only).
+        """The image as a Volume (a NIfTI provider first, else a neuroglancer precomputed one).
 
         Raises
         ------
         NotFoundError
-            The feature has no NIfTI provider.
+            The feature has neither kind of provider.
         """
         from ..volumes.providers import NiftiProvider
         from ..volumes.volume import Volume
@@ -52,9 +52,14 @@ class ImageFeature(Feature):
         for fmt, url in self.providers.items():
             if "nii" in fmt or str(url).endswith((".nii", ".nii.gz")):
                 return Volume(NiftiProvider(url), self.anchor.space, self.name)
+        for fmt, url in self.providers.items():
+            if fmt == "neuroglancer/precomputed" and isinstance(url, str):
+                from ..volumes.precomputed import PrecomputedProvider
+
+                return Volume(PrecomputedProvider(url), self.anchor.space, self.name)
         raise NotFoundError(
-            f"{self.name} has no NIfTI image (providers: {', '.join(self.providers)}); atlascope does not read "
-            "neuroglancer precomputed volumes."
+            f"{self.name} has neither a NIfTI nor a neuroglancer precomputed image "
+            f"(providers: {', '.join(self.providers)})."
         )
 
     def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
