@@ -55,8 +55,8 @@ def test_returned_peaks_respect_mindist():
         d[np.diag_indices(len(ijk))] = mindist
         assert d.min() >= mindist
         assert np.all(np.diff(values) <= 0)
-        # every peak is the maximum of its (2 * mindist + 1)^3 neighbourhood
-        mx = ndimage.maximum_filter(img, size=2 * mindist + 1, mode="nearest")
+        # every peak is the maximum of the voxels within mindist - 1 (at least its 26 neighbours)
+        mx = ndimage.maximum_filter(img, size=2 * max(1, mindist - 1) + 1, mode="nearest")
         assert np.all(img[tuple(ijk.T)] == mx[tuple(ijk.T)])
 
 
@@ -142,3 +142,16 @@ def test_voxels_to_mm():
 def test_errors(array, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         find_peaks(array, **kwargs)
+
+
+def test_peaks_exactly_mindist_apart_are_both_kept():
+    """SPEC 3: peaks "separated by at least mindist voxels" — distance mindist is allowed."""
+    img = np.zeros((30, 30, 30))
+    img[10, 10, 10] = 2.0
+    img[15, 10, 10] = 1.0  # 5 voxels away
+    ijk, values = find_peaks(img, mindist=5)
+    np.testing.assert_array_equal(ijk, [[10, 10, 10], [15, 10, 10]])
+    img[15, 10, 10] = 0.0
+    img[14, 10, 10] = 1.0  # 4 voxels away: suppressed
+    ijk, _ = find_peaks(img, mindist=5)
+    np.testing.assert_array_equal(ijk, [[10, 10, 10]])

@@ -102,7 +102,8 @@ def main() -> None:
     type=float,
     default=0.0,
     show_default=True,
-    help="Map values at or below this are ignored in assignments.",
+    help="lower_threshold of the assignments: map values below it count as 0 for clusters; "
+    "peaks (points) whose map value is not above it give no row.",
 )
 @click.option("--top", "top_n", type=int, default=5, show_default=True, help="Number of top regions shown.")
 @click.option("--no-plots", is_flag=True, help="Write tables and the report without images.")

@@ -16,6 +16,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from .analysis._grid import nearest_voxel
 from .commons import logger
 from .core.registry import REGISTRY
 from .locations.point import PointCloud
@@ -146,6 +147,12 @@ def characterize(
 
     t = time.perf_counter()
     vol = image if isinstance(image, Volume) else from_nifti(image, space, name=name)
+    if not np.any(np.asanyarray(vol.fetch().dataobj) > 0):
+        logger.warning(
+            "%s has no positive voxels: samples follow the relative order of its values and no cluster "
+            "map can overlap a region positively. Pass the negated map to characterise deactivations.",
+            vol.name or "The input",
+        )
     pmap = resolve_map(map, space)
     t = tick("load input and map", t)
     _ = pmap.sparse_index
@@ -159,13 +166,13 @@ def characterize(
     peak_df = pmap.assign(peaks, lower_threshold=p.lower_threshold)
     t = tick("peaks", t)
     arr = np.asanyarray(vol.fetch().dataobj)
-    inv = np.linalg.inv(vol.fetch().affine)
+    affine = vol.fetch().affine
     rows, cluster_maps, assigned = [], {}, []
     labels = sorted(set(samples.labels.tolist()) - {-1})
     for lab in labels:
         sel = samples.labels == lab
         pts = samples.coordinates[sel]
-        ijk = np.rint((inv @ np.c_[pts, np.ones(len(pts))].T)[:3].T).astype(int)
+        ijk = nearest_voxel(pts, affine)
         ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape)), axis=1)
         peak_val = float(arr[tuple(ijk[ok].T)].max()) if ok.any() else float("nan")
         c = pts.mean(0)

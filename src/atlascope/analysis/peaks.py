@@ -19,13 +19,16 @@ def find_peaks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find local maxima of a 3D image, separated by at least ``mindist`` voxels.
 
-    A voxel is a peak when it equals the maximum of the cube of ``2 * mindist + 1`` voxels around it
-    (the image is extended by its edge values, so peaks on the border count) and is strictly greater
-    than the image minimum and than ``threshold`` when given. Candidates are then taken from the
-    strongest down, dropping any within Chebyshev distance ``< mindist`` of an already kept peak
-    (:func:`skimage.feature.peak_local_max` with ``exclude_border=False``). An image whose voxels
-    all equal their neighbourhood maximum (e.g. a constant image) has no peaks. A flat-topped maximum
-    (a plateau of equal values) may give several peaks, at least ``mindist`` apart.
+    A voxel is a peak when it equals the maximum of the cube of voxels within Chebyshev distance
+    ``mindist - 1`` around it (at least its 26 neighbours; the image is extended by its edge values,
+    so peaks on the border count) and is strictly greater than the image minimum and than
+    ``threshold`` when given (:func:`skimage.feature.peak_local_max` with
+    ``min_distance=max(1, mindist - 1)`` and ``exclude_border=False``); candidates are then kept
+    from the strongest down when at Chebyshev distance ``>= mindist`` from every kept peak. So two
+    peaks exactly ``mindist`` voxels apart are both kept (SPEC: "separated by at least mindist");
+    siibra passes ``mindist`` to skimage and keeps only peaks more than ``mindist`` apart. An image
+    whose voxels all equal their neighbourhood maximum (e.g. a constant image) has no peaks. A
+    flat-topped maximum (a plateau of equal values) may give several peaks, ``mindist`` apart.
 
     Parameters
     ----------
@@ -57,13 +60,26 @@ def find_peaks(
     lo, _ = finite_range(a)
     thr = lo if threshold is None else max(lo, as_finite_real(threshold, "threshold"))
     img = a.astype(np.uint8) if a.dtype == np.bool_ else a
-    ijk = peak_local_max(img, min_distance=mindist, threshold_abs=thr, exclude_border=False)
+    ijk = peak_local_max(img, min_distance=max(1, mindist - 1), threshold_abs=thr, exclude_border=False)
     ijk = np.asarray(ijk, dtype=np.int64).reshape(-1, 3)
     values = a[tuple(ijk.T)]
     order = np.lexsort((ijk[:, 2], ijk[:, 1], ijk[:, 0], -values.astype(np.float64)))
     ijk, values = ijk[order], values[order]
+    keep = _spaced(ijk, mindist)
+    ijk, values = ijk[keep], values[keep]
     logger.debug("find_peaks: %d peaks (mindist=%d voxels, threshold=%g)", len(values), mindist, thr)
     return ijk, values
+
+
+def _spaced(ijk: np.ndarray, mindist: int) -> np.ndarray:
+    """Greedy selection (rows in order) of peaks at Chebyshev distance >= ``mindist`` from every kept one."""
+    keep = np.zeros(len(ijk), bool)
+    kept: list[np.ndarray] = []
+    for i, p in enumerate(ijk):
+        if not kept or np.abs(np.asarray(kept) - p).max(axis=1).min() >= mindist:
+            keep[i] = True
+            kept.append(p)
+    return keep
 
 
 def voxels_to_mm(ijk: ArrayLike, affine: ArrayLike) -> np.ndarray:

@@ -111,20 +111,22 @@ def matches_loosely(spec: str, short_name: str, name: str, extra: Iterable[str] 
 
 
 def closest(spec: str, names: Iterable[str], n: int = 5) -> list[str]:
-    """Up to ``n`` names that look most like ``spec`` (for "did you mean" messages)."""
+    """Up to ``n`` names that look most like ``spec`` (for "did you mean" messages).
+
+    Names sharing more words with the spec come first (a word also counts half when one contains
+    the other, "hoc1" in "hoc1-left"), then names that are most similar as strings (difflib).
+    """
     names = list(dict.fromkeys(names))
-    lowered = {x.lower(): x for x in names}
-    hits = difflib.get_close_matches(spec.lower(), list(lowered), n=n, cutoff=0.4)
-    out = [lowered[h] for h in hits]
-    if len(out) < n:
-        sw = set(words(spec))
-        scored = sorted(names, key=lambda x: -len(sw & set(words(x))))
-        for x in scored:
-            if len(out) >= n or not (sw & set(words(x))):
-                break
-            if x not in out:
-                out.append(x)
-    return out
+    sw = set(words(spec))
+    low = spec.lower()
+
+    def score(x: str) -> tuple[float, float]:
+        xw = set(words(x))
+        overlap = len(sw & xw) + 0.5 * sum(1 for w in sw - xw if any(w in y or y in w for y in xw))
+        return overlap, difflib.SequenceMatcher(None, low, x.lower()).ratio()
+
+    scored = sorted(((score(x), x) for x in names), key=lambda t: t[0], reverse=True)
+    return [x for (overlap, ratio), x in scored if overlap > 0 or ratio >= 0.6][:n]
 
 
 def version_key(version: str | None) -> tuple:

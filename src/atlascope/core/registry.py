@@ -220,12 +220,25 @@ class Registry:
         found = self.find_parcellations(spec)
         if not found:
             hints = closest(
-                str(spec), [p.shortname for p in self.parcellations] + [p.name for p in self.parcellations]
+                str(spec),
+                [p.shortname for p in self.parcellations]
+                + [p.name for p in self.parcellations]
+                + [a for p in self.parcellations for a in p.aliases],
+            )
+            only_offline = all(p.id.startswith(("atlascope/", "custom/")) for p in self.parcellations)
+            online = (
+                ""
+                if not only_offline
+                else (
+                    " Atlases of siibra-configurations (e.g. Julich-Brain 3.x, DiFuMo) need "
+                    "atlascope.use_configuration(...) or ATLASCOPE_CONFIGURATION."
+                )
             )
             raise NotFoundError(
                 f"No parcellation matches {spec!r}. "
                 + (f"Did you mean: {', '.join(repr(h) for h in hints)}? " if hints else "")
                 + "Run `atlascope atlases` to list them."
+                + online
                 + self.failure_note()
             )
         first = found[0]
@@ -279,9 +292,15 @@ class Registry:
                 self.get_space(space)  # raises a helpful NotFoundError
             maps = [m for m in maps if m.space in spaces]
             maps.sort(key=lambda m: spaces.index(m.space))
-        if spec:
+        if spec and maps:
             narrowed = [m for m in maps if m.matches(spec)]
-            maps = narrowed or maps
+            if not narrowed:
+                raise NotFoundError(
+                    f"spec={spec!r} matches none of the {len(maps)} {mtype} maps that fit: "
+                    + "; ".join(_describe_map(m) for m in maps)
+                    + ". Use words of one of these keys."
+                )
+            maps = narrowed
         if not maps:
             have = [m for m in self.maps if parc is None or m.parcellation == parc]
             listing = "; ".join(f"{m.maptype} in {m.space.shortname}" for m in have) or "none"
@@ -293,11 +312,17 @@ class Registry:
             )
         if len(maps) > 1:
             logger.warning(
-                "Several maps fit; using %r (others: %s). Pass spec=... to choose.",
-                maps[0].name,
-                ", ".join(repr(m.name) for m in maps[1:]),
+                "Several maps fit; using %s (others: %s). Pass spec=... with words of a key to choose.",
+                _describe_map(maps[0]),
+                "; ".join(_describe_map(m) for m in maps[1:]),
             )
         return maps[0]
+
+
+def _describe_map(m: Any) -> str:
+    """``'key' (name; N regions, space)`` — what tells maps of one parcellation apart."""
+    n = len(getattr(m, "indices", ()) or ())
+    return f"{getattr(m, 'key', m.id)!r} ({m.name}; {n} regions, {m.space.shortname})"
 
 
 #: The process-wide registry.

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis._grid import nearest_voxel
 from ..commons import logger
 from ..core.names import matches_words, normalize_hemisphere, words
 from ..core.region import Region
@@ -166,8 +167,7 @@ def _points_in_volume(coords: np.ndarray, img: Any) -> np.ndarray:
     arr = np.asarray(img.dataobj)
     if arr.ndim > 3:
         arr = arr[..., 0]
-    inv = np.linalg.inv(np.asarray(img.affine, dtype=float))
-    ijk = np.rint((inv @ np.c_[coords, np.ones(len(coords))].T)[:3].T).astype(int)
+    ijk = nearest_voxel(coords, img.affine)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape[:3])), axis=1)
     out = np.zeros(len(coords), dtype=bool)
     if inside.any():

@@ -54,7 +54,10 @@ class Point:
             raise InvalidInputError(f"A Point has one coordinate (x, y, z); got {c.shape[0]}.")
         self.coordinate = tuple(float(v) for v in c[0])
         self.space = resolve_space(space)
-        sigma = float(sigma_mm)
+        try:
+            sigma = float(sigma_mm)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"sigma_mm must be a number of mm, got {sigma_mm!r}.") from None
         if not np.isfinite(sigma) or sigma < 0:
             raise InvalidInputError(f"sigma_mm must be a finite number >= 0, got {sigma_mm!r}.")
         self.sigma_mm = sigma
@@ -115,12 +118,19 @@ class PointCloud:
         self.coordinates = _as_coords(coordinates, "PointCloud coordinates")
         n = len(self.coordinates)
         self.space = resolve_space(space)
-        sig = np.asarray(sigma_mm, dtype=float)
+        try:
+            sig = np.asarray(sigma_mm, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"sigma_mm must be numbers of mm, got {sigma_mm!r}.") from None
         if sig.ndim == 0:
             sig = np.full(n, float(sig))
-        if sig.shape != (n,) or not np.isfinite(sig).all() or (sig < 0).any():
+        if sig.shape != (n,):
             raise InvalidInputError(
-                f"sigma_mm must be one number >= 0 or {n} of them, got shape {sig.shape}."
+                f"sigma_mm must be one number or {n} of them (one per point), got shape {sig.shape}."
+            )
+        if not np.isfinite(sig).all() or (sig < 0).any():
+            raise InvalidInputError(
+                "sigma_mm must be finite and >= 0 mm; negative, NaN or infinite values were given."
             )
         self.sigma_mm = sig
         self._labels: np.ndarray | None = None
@@ -141,6 +151,14 @@ class PointCloud:
         lab = np.asarray(labels)
         if lab.shape != (len(self),):
             raise InvalidInputError(f"labels must have shape ({len(self)},), got {lab.shape}.")
+        if not (np.issubdtype(lab.dtype, np.integer) or lab.dtype == bool):
+            try:
+                labf = lab.astype(float)
+            except (TypeError, ValueError):
+                raise InvalidInputError("labels must be whole numbers (-1 for noise).") from None
+            if not np.isfinite(labf).all() or (labf != np.round(labf)).any():
+                raise InvalidInputError("labels must be finite whole numbers (-1 for noise).")
+            lab = labf
         self._labels = lab.astype(int)
 
     @property

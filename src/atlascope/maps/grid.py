@@ -9,7 +9,11 @@ __all__ = ["resample_to_grid", "crop_resample"]
 
 
 def _is_label_like(arr: np.ndarray) -> bool:
-    return np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
+    """Integer, boolean, or binary (one non-zero value) images are resampled with nearest neighbour."""
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        return True
+    nz = arr[arr != 0]
+    return bool(nz.size) and bool((nz == nz.flat[0]).all())
 
 
 def resample_to_grid(
@@ -28,7 +32,8 @@ def resample_to_grid(
     target_affine : ndarray (4, 4)
         Target voxel-to-mm affine.
     labels : bool, optional
-        Force nearest-neighbour (True) or linear (False); default: nearest for integer/bool data.
+        Force nearest-neighbour (True) or linear (False); default: nearest for integer, boolean and
+        binary (a single non-zero value) data, linear otherwise (SPEC section 4).
     """
     from nilearn.image import resample_img
 

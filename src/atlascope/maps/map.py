@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import nibabel as nib
@@ -115,8 +116,8 @@ class Map:
     # ------------------------------------------------------------- metadata
     @property
     def key(self) -> str:
-        """Short identifier."""
-        return self.id.split("/")[-1]
+        """Short identifier (the last part of the id, without a ``siibra-map-v0.0.1_`` prefix)."""
+        return self.id.split("/")[-1].removeprefix("siibra-map-v0.0.1_")
 
     @property
     def regions(self) -> list[str]:
@@ -273,8 +274,14 @@ class Map:
             One row per (input structure, region) overlap; columns as :data:`ASSIGNMENT_COLUMNS`,
             all-empty ones dropped. Sorted by input structure, then by correlation or map value.
         """
+        from ..analysis._grid import as_finite_real
         from ..volumes.validation import validated_image
 
+        lower_threshold = as_finite_real(lower_threshold, "lower_threshold", minimum=0.0)
+        if isinstance(minsize_voxel, bool) or not isinstance(minsize_voxel, Integral) or minsize_voxel < 0:
+            raise InvalidInputError(
+                f"minsize_voxel must be a whole number of voxels >= 0, got {minsize_voxel!r}."
+            )
         if isinstance(item, Point):
             item = item.as_pointcloud()
         if isinstance(item, PointCloud):
@@ -353,12 +360,12 @@ class Map:
         )
 
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
+        from ..analysis._grid import nearest_voxel
         from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
 
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine
-        vox = (np.linalg.inv(affine) @ np.c_[points.coordinates, np.ones(len(points))].T)[:3].T
-        ijk = np.rint(vox).astype(np.int64)
+        ijk = nearest_voxel(points.coordinates, affine)
         inside = np.all((ijk >= 0) & (ijk < np.asarray(shape)), axis=1)
         voxsize = float(np.mean(np.linalg.norm(affine[:3, :3], axis=0)))
         sigma_vox = points.sigma_mm / voxsize
@@ -397,8 +404,7 @@ class Map:
             structs = gaussian_kernel_structures(ijk[big], sigma_vox[big], shape)
             pm = assign_structures(idx, structs, shape, lower_threshold)
             pts = big[pm.structure]
-            keep = pm.map_weighted_mean > lower_threshold if lower_threshold > 0 else np.ones(len(pts), bool)
-            parts.append(self._pairs_frame(pm, pts, _tuples(points.coordinates, pts))[keep])
+            parts.append(self._pairs_frame(pm, pts, _tuples(points.coordinates, pts)))
         parts = [p for p in parts if len(p)]
         if not parts:
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})

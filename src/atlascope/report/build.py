@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..analysis._grid import nearest_voxel
 from ..commons import logger, progress
 from ..errors import AtlascopeError, InvalidInputError
 
@@ -138,7 +139,7 @@ def _tables(result: Characterization) -> dict[str, pd.DataFrame]:
     img = result.input.fetch()
     arr = np.asanyarray(img.dataobj)
     coords = np.asarray(result.peaks.coordinates, float).reshape(-1, 3)
-    ijk = np.rint((np.linalg.inv(img.affine) @ np.c_[coords, np.ones(len(coords))].T)[:3].T).astype(int)
+    ijk = nearest_voxel(coords, img.affine)
     ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape[:3])), axis=1)
     values = np.full(len(coords), np.nan)
     if ok.any():

@@ -12,6 +12,7 @@ import numpy as np
 from filelock import FileLock
 
 from ..commons import logger
+from ..errors import AtlascopeError
 from .providers import NiftiProvider, Provider, load_nifti, read_dataobj
 
 __all__ = ["MaxProbabilityProvider"]
@@ -64,18 +65,32 @@ class MaxProbabilityProvider(Provider):
         out.header.set_xyzt_units("mm")
         return out
 
+    @staticmethod
+    def _load_cached(target: Path) -> nib.Nifti1Image | None:
+        """The cached image decoded in full, or None (and the file removed) when it is damaged."""
+        if not target.exists():
+            return None
+        try:
+            img = load_nifti(target)
+            data = read_dataobj(img, (), f"cached file {target}")
+            return nib.Nifti1Image(data, img.affine, img.header)
+        except AtlascopeError as exc:
+            logger.warning(
+                "The cached maximum-probability map %s is damaged (%s); rebuilding it.", target, exc
+            )
+            target.unlink(missing_ok=True)
+            return None
+
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
         target = self._cache_path()
-        if target.exists():
-            try:
-                return load_nifti(target)
-            except Exception as exc:  # corrupt cache entry: rebuild
-                logger.warning("rebuilding %s (%s)", target, exc)
-                target.unlink(missing_ok=True)
+        cached = self._load_cached(target)
+        if cached is not None:
+            return cached
         target.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(target) + ".lock"):
-            if target.exists():
-                return load_nifti(target)
+            cached = self._load_cached(target)
+            if cached is not None:
+                return cached
             logger.info("Computing the maximum-probability map of %s (once; cached)", self.src.source)
             img = self._compute()
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".nii.gz")
@@ -86,4 +101,4 @@ class MaxProbabilityProvider(Provider):
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
-            return load_nifti(target)
+            return img

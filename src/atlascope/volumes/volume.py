@@ -89,7 +89,7 @@ class Volume:
         from ..analysis.sampling import draw_samples
 
         arr, affine = self._array_affine()
-        coords = draw_samples(arr, affine, int(N), e=e, invert=invert, rng=rng)
+        coords = draw_samples(arr, affine, N, e=e, invert=invert, rng=rng)
         return PointCloud(coords, self.space, sigma_mm=0.0 if sigma_mm is None else sigma_mm)
 
     def find_peaks(
