@@ -207,10 +207,18 @@ def images(draw):
     return arr, aff
 
 
+MINSIZES = st.one_of(st.sampled_from([0, 1, 3]), st.sampled_from([-1, 1.5, "a", None, True]))
+THRESHOLDS = st.one_of(
+    st.sampled_from([0.0, 0.3]),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.sampled_from([float("nan"), float("inf"), -0.5, "a", None]),
+)
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-@given(images(), st.sampled_from([0, 1, 3]), st.sampled_from([0.0, 0.3]), st.booleans())
+@given(images(), MINSIZES, THRESHOLDS, st.booleans())
 def test_only_atlascope_errors_escape(small_map, img_aff, minsize, thr, split):
     arr, aff = img_aff
     try:
