@@ -24,6 +24,7 @@ import pandas as pd
 
 from .commons import QUIET, logger, progress
 from .errors import AtlascopeError, InvalidInputError
+from .maps.map import METRIC_COLUMNS
 
 __all__ = ["characterize_many", "RESULT_COLUMNS", "input_key", "worker_state"]
 
@@ -43,13 +44,7 @@ RESULT_COLUMNS = [
     "y",
     "z",
     "region",
-    "correlation",
-    "intersection over union",
-    "map value",
-    "map weighted mean",
-    "map containedness",
-    "input weighted mean",
-    "input containedness",
+    *METRIC_COLUMNS,
     "seconds",
     "error",
 ]

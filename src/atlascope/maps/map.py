@@ -23,7 +23,7 @@ from ..locations.point import Point, PointCloud
 from ..locations.spaces import check_compatible
 from ..volumes.volume import Volume
 
-__all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS"]
+__all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS", "METRIC_COLUMNS"]
 
 
 def _tuples(coords: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
@@ -46,6 +46,9 @@ ASSIGNMENT_COLUMNS = [
     "input weighted mean",
     "input containedness",
 ]
+
+#: The metric columns of assignment tables (after ``region``).
+METRIC_COLUMNS = ASSIGNMENT_COLUMNS[ASSIGNMENT_COLUMNS.index("correlation") :]
 
 #: Points whose sigma is at least this many voxels are assigned as Gaussian kernels.
 KERNEL_SIGMA_VOXELS = 3.0
