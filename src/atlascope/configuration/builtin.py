@@ -320,12 +320,22 @@ def _spaces() -> list[Space]:
         description="Symmetric nonlinear average of the MNI152 database, as shipped by nilearn.",
     )
     s3.set_template(vol(tpl_2009a, "ICBM 2009a nonl sym template", p_2009a))
+    p_colin = Provenance(
+        "atlascope: space metadata only (no pip package ships the template; a siibra-configurations "
+        "source adds it)",
+        "MNI Colin 27 single-subject template",
+        "Holmes CJ, Hoge R, Collins L, Woods R, Toga AW, Evans AC (1998). Enhancement of MR images using "
+        "registration for signal averaging. J Comput Assist Tomogr 22(2):324-333.",
+        "",
+        ("https://doi.org/10.1097/00004728-199803000-00032",),
+    )
     s4 = Space(
         SPACE_IDS["colin27"],
         "MNI Colin 27",
         "MNI Colin 27",
         family="colin27",
         aliases=["colin27", "colin"],
+        provenance=p_colin,
         extent_mm=((-90, -126, -72), (91, 91, 109)),
         description="Single-subject template (no template image in the offline pack).",
     )
