@@ -44,3 +44,13 @@ def test_features_get_finds_catalogue_features_without_reading_data(catalogue_re
     assert qual == "contains"  # the fingerprint is anchored at the area, the query is its left half
     assert any(isinstance(f, StreamlineCounts) for f in get(hoc1, "streamline counts", registry=reg))
     assert all(isinstance(f, LayerwiseCellDensity) for f in get(hoc1, "cell density", registry=reg))
+
+
+def test_each_query_gets_its_own_qualifications(catalogue_registry):
+    reg, _ = catalogue_registry
+    left = get("Area hOc1 (V1, 17, CalcS) left", "receptor", registry=reg)[0]
+    area = get("Area hOc1 (V1, 17, CalcS)", "receptor", registry=reg)[0]
+    assert list(left.anchor.regions.values()) == ["contains"]
+    assert list(area.anchor.regions.values()) == ["exact"]  # the earlier answer is not overwritten
+    assert left._cache is area._cache  # views of one feature share its loaded data
+    assert not any(f.anchor._matches for f in reg.features)  # the registry's features stay untouched

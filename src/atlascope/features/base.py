@@ -8,6 +8,8 @@ first time :attr:`Feature.data` is asked for.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -67,7 +69,7 @@ class Anchor:
 
     @property
     def regions(self) -> dict[Region, str]:
-        """{Region: qualification} of the last query that returned this feature.
+        """{Region: qualification} of the query that returned this feature (view).
 
         Before any query, the anchor's own region (a detached Region with the catalogue's name)
         with ``"exact"``. The qualification says how the feature's region relates to the queried
@@ -144,7 +146,8 @@ class Feature:
         self.description = description
         self.datasets = list(datasets or [])
         self.id = id
-        self._data: pd.DataFrame | None = None
+        # loaded data, shared with the per-query views of this feature (see ``with_matches``)
+        self._cache: dict[str, Any] = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ provenance
@@ -189,9 +192,19 @@ class Feature:
     def data(self) -> pd.DataFrame:
         """The feature's table (read on first access, then kept)."""
         with self._lock:
-            if self._data is None:
-                self._data = self._load()
-            return self._data
+            if "data" not in self._cache:
+                self._cache["data"] = self._load()
+            return self._cache["data"]
+
+    def with_matches(self, matches: dict[Region, str]) -> Feature:
+        """A view of this feature whose ``anchor.regions`` is ``matches`` (one query's answer).
+
+        Views share the loaded data and its lock with the feature, so every query gets its own
+        qualifications while files are read once.
+        """
+        view = copy.copy(self)
+        view.anchor = dataclasses.replace(self.anchor, _matches=dict(matches))
+        return view
 
     def _load(self) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -156,7 +158,6 @@ class RegionalConnectivity(Feature):
         self.cohort = cohort
         self.paradigm = paradigm
         self.files_indexed_by = files_indexed_by
-        self._std: pd.DataFrame | None = None
 
     @classmethod
     def from_file(cls, url: str, modality: str = "", parcellation: str | None = None, **kwargs: Any):
@@ -282,7 +283,7 @@ class RegionalConnectivity(Feature):
         if self.files_indexed_by != "subject":
             first = self.subjects[0]
             m = self.get_matrix(first)
-            self._std = pd.DataFrame(np.zeros(m.shape), index=m.index, columns=m.columns)
+            self._cache["std"] = pd.DataFrame(np.zeros(m.shape), index=m.index, columns=m.columns)
             return m
         path = None
         try:
@@ -293,7 +294,7 @@ class RegionalConnectivity(Feature):
                     mean, std = z["mean"], z["std"]
                 if not self.anchor.region_names:
                     self.anchor.region_names = names
-                self._std = pd.DataFrame(std, index=names, columns=names)
+                self._cache["std"] = pd.DataFrame(std, index=names, columns=names)
                 logger.debug("connectivity average of %s read from %s", self.name, path)
                 return pd.DataFrame(mean, index=names, columns=names)
         except (CacheError, OSError, KeyError, ValueError) as exc:
@@ -318,13 +319,18 @@ class RegionalConnectivity(Feature):
             raise InvalidInputError(f"{self.name} has no files.")
         mean = total / n
         std = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))
-        self._std = pd.DataFrame(std, index=names, columns=names)
+        self._cache["std"] = pd.DataFrame(std, index=names, columns=names)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, mean=mean, std=std, names=np.asarray(names, dtype=str))
-                tmp.replace(path)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        np.savez(fh, mean=mean, std=std, names=np.asarray(names, dtype=str))
+                    os.replace(tmp, path)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
             except OSError as exc:
                 logger.debug("could not cache the connectivity average in %s: %s", path, exc)
         return pd.DataFrame(mean, index=names, columns=names)
@@ -333,8 +339,7 @@ class RegionalConnectivity(Feature):
     def std(self) -> pd.DataFrame:
         """Standard deviation over subjects (same layout as :attr:`data`)."""
         _ = self.data
-        assert self._std is not None
-        return self._std
+        return self._cache["std"]
 
     # ---------------------------------------------------------------- profile
     def _region_name(self, region: str | Region) -> str:

@@ -282,6 +282,6 @@ def rank_features(features: list[Feature], concept: Any, registry: Any = None) -
             matches.append((best, order))
     matches.sort(key=lambda t: (*t[0].sort_key, t[1]))
     out = [m for m, _ in matches]
-    for m in out:
-        m.feature.anchor._matches = {m.region: m.qualification} if m.region is not None else {}
+    for m in out:  # each query answers with its own views: the registry's features stay untouched
+        m.feature = m.feature.with_matches({m.region: m.qualification} if m.region is not None else {})
     return out
