@@ -136,3 +136,22 @@ def test_batch_without_inputs_is_a_clear_error(tmp_path):
     assert "Traceback" not in res.output
     with pytest.raises(atlascope.errors.InvalidInputError):
         characterize_many([], out=tmp_path)
+
+
+@pytest.mark.slow
+def test_batch_on_an_existing_scheduler_by_address(inputs, tmp_path):
+    """`--scheduler tcp://HOST:PORT`: the batch connects to a running scheduler and leaves it running."""
+    paths, origin = inputs
+    good = [p for p in paths if p.name in origin][:3]
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        df = characterize_many(good, client=address, out=tmp_path / "b", parameters=PARAMS)
+        assert df.attrs["computed"] == 3 and df.attrs["errors"] == 0
+        assert set(df["input_name"]) == {p.name for p in good}
+        with Client(address) as c:  # the scheduler was not closed by the batch
+            assert c.submit(lambda: 41 + 1).result() == 42
