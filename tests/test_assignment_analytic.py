@@ -13,6 +13,7 @@ import pytest
 import atlascope
 from atlascope import Point, PointCloud, maps, volumes
 from atlascope.maps import sparse_index as sparse_index_mod
+from atlascope.retrieval.cache import TEMP_PREFIX
 
 SHAPE = (20, 20, 20)
 AFF = np.diag([2.0, 2.0, 2.0, 1.0])
@@ -365,7 +366,11 @@ def test_index_written_once_and_loaded_by_a_second_map(tmp_path, monkeypatch):
     idx1 = m1.sparse_index
     files = _index_files(cache)
     assert len(files) == 1 and len(calls) == 1
-    assert not [p for p in (cache / "sparse-index").iterdir() if p.name.endswith(".tmp")]
+    assert not [
+        p
+        for p in (cache / "sparse-index").iterdir()
+        if p.name.endswith(".tmp") or p.name.startswith(TEMP_PREFIX)
+    ]
     mtime = files[0].stat().st_mtime_ns
     m2 = stat_map(arrs)  # a new Map object over the same data
     assert m2 is not m1
@@ -406,4 +411,8 @@ def test_corrupt_cached_index_is_rebuilt(tmp_path, monkeypatch, damage):
     check_rows(df, [dense([comps[k]]) for k in ("c1", "c2", "c5")], arrs)
     # the rebuilt file is valid again and no temporary file was left
     assert sparse_index_mod.SparseIndex.load(path).nregions == 3
-    assert not [p for p in (cache / "sparse-index").iterdir() if p.name.endswith(".tmp")]
+    assert not [
+        p
+        for p in (cache / "sparse-index").iterdir()
+        if p.name.endswith(".tmp") or p.name.startswith(TEMP_PREFIX)
+    ]

@@ -25,6 +25,7 @@ import pandas as pd
 from .commons import QUIET, logger, progress
 from .errors import AtlascopeError, InvalidInputError
 from .maps.map import METRIC_COLUMNS
+from .retrieval.cache import atomic_write
 
 __all__ = ["characterize_many", "RESULT_COLUMNS", "input_key", "worker_state"]
 
@@ -190,18 +191,16 @@ def _run_one(
                 json.dumps({"input": path, "error": status["error"], "seconds": seconds}).encode(),
             )
     elif parts_dir:
-        tmp = Path(parts_dir) / f".{key}.{os.getpid()}.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, Path(parts_dir) / f"{key}.parquet")
+        with atomic_write(Path(parts_dir) / f"{key}.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
     status["frame"] = None if parts_dir else df
     status["map_loads"] = _STATE["map_loads"]
     return status
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _load_part(parts: Path, path: str, key: str) -> pd.DataFrame | None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -322,16 +320,11 @@ class RegionalConnectivity(Feature):
         self._cache["std"] = pd.DataFrame(std, index=names, columns=names)
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        np.savez(fh, mean=mean, std=std, names=np.asarray(names, dtype=str))
-                    os.replace(tmp, path)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-            except OSError as exc:
+                from ..retrieval.cache import atomic_write
+
+                with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, mean=mean, std=std, names=np.asarray(names, dtype=str))
+            except (OSError, CacheError) as exc:
                 logger.debug("could not cache the connectivity average in %s: %s", path, exc)
         return pd.DataFrame(mean, index=names, columns=names)
 

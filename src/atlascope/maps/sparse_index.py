@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,25 +225,17 @@ class SparseIndex:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically to ``path`` (an uncompressed ``.npz``)."""
+        from ..retrieval.cache import atomic_write
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    shape=np.asarray(self.shape, np.int64),
-                    affine=self.affine,
-                    format_version=np.asarray(FORMAT_VERSION),
-                    **{k: getattr(self, k) for k in self._ARRAYS},
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                shape=np.asarray(self.shape, np.int64),
+                affine=self.affine,
+                format_version=np.asarray(FORMAT_VERSION),
+                **{k: getattr(self, k) for k in self._ARRAYS},
+            )
         return path
 
     @classmethod
@@ -366,9 +357,7 @@ def build_index(map_: Map) -> SparseIndex:
 
 def load_or_build(map_: Map) -> SparseIndex:
     """The map's index from the cache, or built now and stored (one builder at a time per key)."""
-    from filelock import FileLock
-
-    from ..retrieval.cache import cache_dir
+    from ..retrieval.cache import cache_dir, file_lock
 
     folder = Path(cache_dir()) / "sparse-index"
     folder.mkdir(parents=True, exist_ok=True)
@@ -379,7 +368,7 @@ def load_or_build(map_: Map) -> SparseIndex:
             return SparseIndex.load(path)
         except CacheError as exc:
             logger.warning("%s", exc)
-    with FileLock(str(path) + ".lock"):
+    with file_lock(path):
         if path.exists():
             try:
                 return SparseIndex.load(path)

@@ -223,17 +223,24 @@ def remove_stale_temps(target: Path) -> None:
         discard(stale)
 
 
-def new_temp(target: Path) -> Path:
+def new_temp(target: Path, suffix: str = "") -> Path:
     """Create an empty temporary file beside ``target`` (same folder, so :func:`os.replace` is atomic).
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        The final file.
+    suffix : str
+        Ending of the temporary name, for writers that choose the format by it (``".nii.gz"``).
 
     Returns
     -------
     pathlib.Path
-        ``<folder>/.part-<target name>.<random>``; the caller fills it, then :func:`commit` or
-        :func:`discard`.
+        ``<folder>/.part-<target name>.<random><suffix>``; the caller fills it, then :func:`commit`
+        or :func:`discard`.
     """
     try:
-        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=suffix, dir=target.parent)
     except OSError as exc:
         raise CacheError(
             f"Cannot write into {target.parent}: {exc.strerror or exc}. "
@@ -241,6 +248,29 @@ def new_temp(target: Path) -> Path:
         ) from exc
     os.close(fd)
     return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_write(target: Path, suffix: str = "") -> Iterator[Path]:
+    """Write ``target`` whole or not at all: yield a temporary path to fill, then :func:`commit` it.
+
+    If the ``with`` block raises, the temporary file is removed and ``target`` is left as it was.
+    The folder is created if needed.
+
+    Examples
+    --------
+    >>> with atomic_write(path) as tmp:            # doctest: +SKIP
+    ...     tmp.write_bytes(data)
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = new_temp(target, suffix)
+    try:
+        yield temp
+    except BaseException:
+        discard(temp)
+        raise
+    commit(temp, target)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -275,7 +305,7 @@ def commit(temp: Path, target: Path) -> Path:
     except OSError as exc:
         discard(temp)
         raise CacheError(
-            f"Cannot store {target} in the cache: {exc.strerror or exc}. "
+            f"Cannot write {target}: {exc.strerror or exc}. "
             "Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
         ) from exc
     _fsync_dir(target.parent)
@@ -499,11 +529,6 @@ def parse_size(text: int | str) -> int:
 
 def copy_atomic(source: Path, target: Path) -> Path:
     """Copy ``source`` to ``target`` through a temporary file and :func:`commit` (used by mirrors)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = new_temp(target)
-    try:
+    with atomic_write(target) as temp:
         shutil.copyfile(source, temp)
-    except BaseException:
-        discard(temp)
-        raise
-    return commit(temp, target)
+    return target

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from filelock import FileLock
 
 from ..commons import logger
 from ..errors import AtlascopeError
@@ -86,19 +83,15 @@ class MaxProbabilityProvider(Provider):
         cached = self._load_cached(target)
         if cached is not None:
             return cached
+        from ..retrieval.cache import atomic_write, file_lock
+
         target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
+        with file_lock(target):
             cached = self._load_cached(target)
             if cached is not None:
                 return cached
             logger.info("Computing the maximum-probability map of %s (once; cached)", self.src.source)
             img = self._compute()
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".nii.gz")
-            os.close(fd)
-            try:
+            with atomic_write(target, suffix=".nii.gz") as tmp:
                 nib.save(img, tmp)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
             return img
