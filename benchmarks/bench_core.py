@@ -90,6 +90,21 @@ def synthetic(pmaps, on_template=False):
     return img
 
 
+def _assign_timed(T, pm, item, step: str, repeat: bool = True) -> dict:
+    """Time ``pm.assign(item)`` (and a second call); the first call's row stays the step's row."""
+    import atlascope
+
+    with atlascope.QUIET, T.step(step):
+        df = pm.assign(item)
+    extra = {"rows": len(df)}
+    if repeat:
+        with atlascope.QUIET, T.step(step + " (2nd call)"):
+            pm.assign(item)
+        extra["second_call_wall_s"] = T.rows[-1]["wall_s"]
+        T.rows.append(T.rows.pop(-2))  # report the first call's row
+    return extra
+
+
 def child(step: str) -> None:
     import numpy as np
 
@@ -118,12 +133,7 @@ def child(step: str) -> None:
                 img = synthetic(pm, on_template=step.endswith("tpl"))
             item = volumes.from_nifti(img, "mni152", name=step)
             item.fetch()
-            with atlascope.QUIET, T.step(step):
-                df = pm.assign(item)
-            with atlascope.QUIET, T.step(step + " (2nd call)"):
-                pm.assign(item)
-            extra = {"rows": len(df), "second_call_wall_s": T.rows[-1]["wall_s"]}
-            T.rows.append(T.rows.pop(-2))  # report the first call's row
+            extra = _assign_timed(T, pm, item, step)
         elif step == "cluster_kde_synthetic":
             # fig3: the largest cluster of 10,000 samples (e=5, sigma 3 mm) as a kernel-density map
             vol = volumes.from_nifti(synthetic(pm), "mni152", name="synthetic 1 mm")
@@ -131,24 +141,13 @@ def child(step: str) -> None:
             pts.find_clusters(min_fraction=1 / 300, max_fraction=1 / 2)
             item = volumes.from_pointcloud(pts, label=0, target=vol)
             item.fetch()
-            with atlascope.QUIET, T.step(step):
-                df = pm.assign(item)
-            with atlascope.QUIET, T.step(step + " (2nd call)"):
-                pm.assign(item)
-            extra = {"rows": len(df), "second_call_wall_s": T.rows[-1]["wall_s"]}
-            T.rows.append(T.rows.pop(-2))
+            extra = _assign_timed(T, pm, item, step)
         elif step.startswith("points_"):
             n = int(step.split("_n")[1].split("_")[0])
             s = float(step.split("sigma")[1])
             item = atlascope.PointCloud(inbrain_points()[:n], "mni152", sigma_mm=s)
-            with atlascope.QUIET, T.step(step):
-                df = pm.assign(item)
-            extra = {"rows": len(df)}
-            if n * s < 30000:  # skip the repeat of the 10k-kernel case (tens of seconds)
-                with atlascope.QUIET, T.step(step + " (2nd call)"):
-                    pm.assign(item)
-                extra["second_call_wall_s"] = T.rows[-1]["wall_s"]
-                T.rows.append(T.rows.pop(-2))
+            # skip the repeat of the 10k-kernel case (tens of seconds)
+            extra = _assign_timed(T, pm, item, step, repeat=n * s < 30000)
         elif step == "draw_samples":
             vol = volumes.from_nifti(synthetic(pm), "mni152", name="synthetic 1 mm")
             vol.fetch()

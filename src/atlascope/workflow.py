@@ -147,7 +147,9 @@ def characterize(
 
     t = time.perf_counter()
     vol = image if isinstance(image, Volume) else from_nifti(image, space, name=name)
-    if not np.any(np.asanyarray(vol.fetch().dataobj) > 0):
+    img = vol.fetch()
+    arr = np.asanyarray(img.dataobj)
+    if not np.any(arr > 0):
         logger.warning(
             "%s has no positive voxels: samples follow the relative order of its values and no cluster "
             "map can overlap a region positively. Pass the negated map to characterise deactivations.",
@@ -165,8 +167,7 @@ def characterize(
     peaks = vol.find_peaks(mindist=p.peak_mindist, sigma_mm=0, threshold=0.0)
     peak_df = pmap.assign(peaks, lower_threshold=p.lower_threshold)
     t = tick("peaks", t)
-    arr = np.asanyarray(vol.fetch().dataobj)
-    affine = vol.fetch().affine
+    affine = img.affine
     rows, cluster_maps, assigned = [], {}, []
     labels = sorted(set(samples.labels.tolist()) - {-1})
     for lab in labels:
