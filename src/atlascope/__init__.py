@@ -7,17 +7,49 @@ Importing reads no large file and opens no socket; the offline pack loads at the
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from . import errors  # noqa: E402
 from .commons import QUIET, VERBOSE, logger, set_log_level  # noqa: E402
 from .core import REGISTRY, Parcellation, Region, Space  # noqa: E402
+from .core.maptype import MapType  # noqa: E402
+from .core.table import InstanceTable  # noqa: E402
 from .locations import BoundingBox, Point, PointCloud  # noqa: E402
-from . import volumes  # noqa: E402
-from . import maps  # noqa: E402
-from . import features  # noqa: E402
-from .maps import Map  # noqa: E402
-from .volumes import Volume  # noqa: E402
+
+if TYPE_CHECKING:
+    from . import features, maps, volumes
+    from .maps import Map
+    from .volumes import Volume
+
+#: Exported names imported at first use (keeps ``import atlascope`` free of pandas and scipy):
+#: name -> (module relative to this package, attribute or "" for the module itself).
+#: Add a line here to export another lazily imported name.
+_LAZY: dict[str, tuple[str, str]] = {
+    "volumes": (".volumes", ""),
+    "maps": (".maps", ""),
+    "features": (".features", ""),
+    "Map": (".maps", "Map"),
+    "Volume": (".volumes", "Volume"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name of ``_LAZY`` at its first use and keep it in the module."""
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'atlascope' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name, __name__)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _load_builtin(registry) -> None:
@@ -63,14 +95,37 @@ def get_template(space: str | Space = "mni152") -> Volume:
     return REGISTRY.get_space(space).get_template()
 
 
-def spaces() -> list[Space]:
-    """Every known reference space."""
-    return REGISTRY.spaces
+#: Table of every known reference space: ``spaces["mni152"]``, ``for s in spaces``, ``spaces()`` (a list).
+spaces = InstanceTable("space", lambda: REGISTRY.spaces, REGISTRY.get_space)
+#: Table of every known parcellation: ``parcellations["julich"]`` (newest version), iteration, call.
+parcellations = InstanceTable("parcellation", lambda: REGISTRY.parcellations, REGISTRY.get_parcellation)
+#: Table of every known map (``maps["175"]``); it also gives the ``atlascope.maps`` subpackage's names.
+maps = InstanceTable("map", lambda: REGISTRY.maps, fallback=maps)
 
 
-def parcellations() -> list[Parcellation]:
-    """Every known parcellation."""
-    return REGISTRY.parcellations
+def find_regions(spec: str, parents_only: bool = True) -> list[Region]:
+    """Regions of every known parcellation matching ``spec``.
+
+    Parameters
+    ----------
+    spec : str
+        Region name words (or a /regex/), as for ``get_region``.
+    parents_only : bool
+        Drop matches whose parent also matches (``"hOc1"`` gives the area, not also its hemispheres).
+
+    Returns
+    -------
+    list of Region
+        In registry order of the parcellations, tree order within each.
+    """
+    out: list[Region] = []
+    for parc in REGISTRY.parcellations:
+        found = parc.find(spec)
+        if parents_only:
+            ids = {id(r) for r in found}
+            found = [r for r in found if not any(id(a) in ids for a in r.ancestors)]
+        out.extend(found)
+    return out
 
 
 def list_maps() -> list[Map]:
@@ -104,6 +159,8 @@ __all__ = [
     "spaces",
     "parcellations",
     "list_maps",
+    "find_regions",
+    "MapType",
     "features",
     "use_configuration",
     "last_report",
