@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -10,7 +12,71 @@ from ..core.space import Space
 from ..errors import InvalidInputError
 from .spaces import check_compatible, resolve_space
 
-__all__ = ["Point", "PointCloud"]
+__all__ = ["Point", "PointCloud", "parse_coordinate", "apply_affine"]
+
+_NUMBER_MM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(mm)?\s*$")
+
+
+def parse_coordinate(spec, unit: str = "mm") -> tuple[float, float, float]:
+    """Three mm values from ``"12.5mm, -3mm, 7mm"``, ``"(1, 2, 3)"``, ``("1mm", "2", 3)`` or numbers.
+
+    Parameters
+    ----------
+    spec : str or sequence of 3 (str or float)
+        The coordinate; strings may carry the unit ``mm``.
+    unit : {"mm"}
+        The only unit atlascope reads.
+
+    Returns
+    -------
+    tuple of 3 float
+        (x, y, z) in mm.
+
+    Raises
+    ------
+    InvalidInputError
+        Another unit, not three values, or a value that is not a number.
+    """
+    if unit != "mm":
+        raise InvalidInputError(f"Coordinates are read in mm only, got unit={unit!r}; convert them to mm.")
+    if isinstance(spec, str):
+        parts = [p for p in re.split(r"[,\s]+", spec.strip().strip("()[]").strip()) if p]
+        # "12.5 mm" splits into a number and a unit; glue lone units back
+        merged: list[str] = []
+        for p in parts:
+            if p.lower() == "mm" and merged:
+                merged[-1] += p
+            else:
+                merged.append(p)
+        parts = merged
+    else:
+        try:
+            parts = list(spec)
+        except TypeError:
+            raise InvalidInputError(f"A coordinate needs three values in mm, got {spec!r}.") from None
+    if len(parts) != 3:
+        raise InvalidInputError(f"A coordinate needs three values (x, y, z) in mm, got {spec!r}.")
+    out = []
+    for p in parts:
+        if isinstance(p, Real) and not isinstance(p, bool):
+            out.append(float(p))
+            continue
+        m = _NUMBER_MM.match(str(p).lower())
+        if m is None:
+            raise InvalidInputError(
+                f"Cannot read {p!r} of {spec!r} as a coordinate in mm; write numbers, e.g. '12.5mm, -3mm, 7mm'."
+            )
+        out.append(float(m.group(1)))
+    return (out[0], out[1], out[2])
+
+
+def apply_affine(affine, coords: np.ndarray) -> np.ndarray:
+    """Coordinates (N, 3) mapped by a 4x4 affine (homogeneous division included), shape (N, 3)."""
+    A = np.asarray(affine, dtype=float)
+    if A.shape != (4, 4) or not np.isfinite(A).all():
+        raise InvalidInputError(f"An affine must be a finite 4x4 matrix, got shape {A.shape}.")
+    h = np.c_[np.asarray(coords, float).reshape(-1, 3), np.ones(len(np.asarray(coords).reshape(-1, 3)))] @ A.T
+    return h[:, :3] / h[:, 3:4]
 
 
 def _as_coords(coords, what: str) -> np.ndarray:
@@ -49,6 +115,10 @@ class Point:
         sigma_mm: float = 0.0,
         label: int | None = None,
     ) -> None:
+        if isinstance(coordinate, str) or (
+            isinstance(coordinate, (tuple, list)) and any(isinstance(v, str) for v in coordinate)
+        ):
+            coordinate = parse_coordinate(coordinate)
         c = _as_coords(coordinate, "Point coordinates")
         if c.shape[0] != 1:
             raise InvalidInputError(f"A Point has one coordinate (x, y, z); got {c.shape[0]}.")
@@ -72,6 +142,77 @@ class Point:
         """A one-point PointCloud."""
         labels = None if self.label is None else [self.label]
         return PointCloud([self.coordinate], self.space, sigma_mm=self.sigma_mm, labels=labels)
+
+    @staticmethod
+    def parse(spec, unit: str = "mm") -> tuple[float, float, float]:
+        """(x, y, z) in mm from ``"12.5mm, -3mm, 7mm"`` or a tuple of strings/numbers (see ``parse_coordinate``)."""
+        return parse_coordinate(spec, unit)
+
+    @property
+    def sigma(self) -> float:
+        """Location uncertainty in mm (siibra's name for ``sigma_mm``)."""
+        return self.sigma_mm
+
+    @property
+    def homogeneous(self) -> np.ndarray:
+        """The coordinate with a trailing 1, shape (1, 4)."""
+        return np.atleast_2d([*self.coordinate, 1.0])
+
+    def transform(self, affine, space: str | Space | None = None) -> Point:
+        """The point mapped by a 4x4 ``affine`` (e.g. mm to voxels), in ``space`` (None: unknown).
+
+        Sigma and label are kept.
+        """
+        return Point(apply_affine(affine, self.coordinates)[0], space, self.sigma_mm, self.label)
+
+    def intersection(self, other):
+        """This point if it lies in ``other`` (a Point, PointCloud, BoundingBox or Volume), else None."""
+        if isinstance(other, Point):
+            return self if np.allclose(self.coordinate, other.coordinate) else None
+        if isinstance(other, PointCloud):
+            return self if bool(np.all(np.isclose(other.coordinates, self.coordinate), axis=1).any()) else None
+        hit = other.intersection(self.as_pointcloud())
+        return None if hit is None else self
+
+    def _operand(self, other, op: str) -> np.ndarray:
+        if isinstance(other, Point):
+            check_compatible(other.space, self.space)
+            return np.asarray(other.coordinate)
+        try:
+            v = np.broadcast_to(np.asarray(other, dtype=float), (3,))
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"Cannot {op} a Point and {other!r}: use a Point, a number or three numbers (mm)."
+            ) from None
+        return v
+
+    def _new(self, coords) -> Point:
+        return Point(np.asarray(coords, float), self.space, self.sigma_mm, self.label)
+
+    def __add__(self, other) -> Point:
+        return self._new(np.asarray(self.coordinate) + self._operand(other, "add"))
+
+    __radd__ = __add__
+
+    def __sub__(self, other) -> Point:
+        return self._new(np.asarray(self.coordinate) - self._operand(other, "subtract"))
+
+    def __rsub__(self, other) -> Point:
+        return self._new(self._operand(other, "subtract") - np.asarray(self.coordinate))
+
+    def __mul__(self, other) -> Point:
+        return self._new(np.asarray(self.coordinate) * self._operand(other, "multiply"))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other) -> Point:
+        d = self._operand(other, "divide")
+        if (d == 0).any():
+            raise InvalidInputError("Cannot divide a Point by zero.")
+        return self._new(np.asarray(self.coordinate) / d)
+
+    def __neg__(self) -> Point:
+        return self._new(-np.asarray(self.coordinate))
 
     def warp(self, space: str | Space, strict: bool = False) -> Point:
         """This point in ``space`` (identity within the MNI152 family, see ``check_compatible``)."""
@@ -248,6 +389,37 @@ class PointCloud:
         from .boundingbox import BoundingBox
 
         return BoundingBox(self.coordinates.min(0), self.coordinates.max(0), self.space)
+
+    @property
+    def sigma(self) -> list[float]:
+        """Per-point uncertainty in mm (siibra's name; ``sigma_mm`` is the array)."""
+        return self.sigma_mm.tolist()
+
+    @property
+    def has_constant_sigma(self) -> bool:
+        """Whether every point has the same uncertainty."""
+        return bool(len(self) == 0 or np.all(self.sigma_mm == self.sigma_mm[0]))
+
+    @property
+    def homogeneous(self) -> np.ndarray:
+        """Coordinates with a trailing 1, shape (N, 4)."""
+        return np.c_[self.coordinates, np.ones(len(self))]
+
+    def transform(self, affine, space: str | Space | None = None) -> PointCloud:
+        """The cloud mapped by a 4x4 ``affine``, in ``space`` (None: unknown); sigma and labels kept."""
+        return PointCloud(apply_affine(affine, self.coordinates), space, self.sigma_mm, self._labels)
+
+    def intersection(self, other) -> PointCloud | None:
+        """The points lying in ``other`` (Point, PointCloud, BoundingBox or Volume), or None if none do."""
+        if isinstance(other, Point):
+            other = other.as_pointcloud()
+        if isinstance(other, PointCloud):
+            check_compatible(other.space, self.space)
+            keep = np.array(
+                [bool(np.all(np.isclose(other.coordinates, c), axis=1).any()) for c in self.coordinates], bool
+            ).reshape(-1)
+            return self.subset(keep) if keep.any() else None
+        return other.intersection(self)
 
     def warp(self, space: str | Space, strict: bool = False) -> PointCloud:
         """This cloud in ``space`` (identity within the MNI152 family)."""
