@@ -17,10 +17,11 @@ from .commons import QUIET, VERBOSE, logger, set_log_level  # noqa: E402
 from .core import REGISTRY, Parcellation, Region, Space  # noqa: E402
 from .core.maptype import MapType  # noqa: E402
 from .core.table import InstanceTable  # noqa: E402
-from .locations import BoundingBox, Point, PointCloud  # noqa: E402
 
 if TYPE_CHECKING:
     from . import features, maps, volumes
+    from .configuration.sources import last_report, use_configuration
+    from .locations import BoundingBox, Point, PointCloud
     from .maps import Map
     from .volumes import Volume
 
@@ -33,6 +34,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "features": (".features", ""),
     "Map": (".maps", "Map"),
     "Volume": (".volumes", "Volume"),
+    "Point": (".locations", "Point"),
+    "PointCloud": (".locations", "PointCloud"),
+    "BoundingBox": (".locations", "BoundingBox"),
+    "use_configuration": (".configuration.sources", "use_configuration"),
+    "last_report": (".configuration.sources", "last_report"),
 }
 
 
@@ -60,9 +66,14 @@ def _load_builtin(registry) -> None:
 
 REGISTRY.add_loader("builtin", _load_builtin)
 
-from .configuration.sources import last_report, load_from_environment, use_configuration  # noqa: E402
 
-REGISTRY.add_loader("environment", load_from_environment)
+def _load_environment(registry) -> None:
+    from .configuration.sources import load_from_environment
+
+    load_from_environment(registry)
+
+
+REGISTRY.add_loader("environment", _load_environment)
 
 
 def get_space(spec: str | Space) -> Space:
@@ -99,8 +110,7 @@ def get_template(space: str | Space = "mni152") -> Volume:
 spaces = InstanceTable("space", lambda: REGISTRY.spaces, REGISTRY.get_space)
 #: Table of every known parcellation: ``parcellations["julich"]`` (newest version), iteration, call.
 parcellations = InstanceTable("parcellation", lambda: REGISTRY.parcellations, REGISTRY.get_parcellation)
-#: Table of every known map (``maps["175"]``); it also gives the ``atlascope.maps`` subpackage's names.
-maps = InstanceTable("map", lambda: REGISTRY.maps, fallback=maps)
+# ``maps`` (lazy, above) is the atlascope.maps subpackage, which is also the table of every known map.
 
 
 def find_regions(spec: str, parents_only: bool = True) -> list[Region]:

@@ -29,9 +29,6 @@ class InstanceTable:
         Returns the current list of objects (the registry loads lazily, so this is called each time).
     resolve : callable, optional
         ``resolve(spec) -> object`` for string specs; default: first object whose ``matches(spec)``.
-    fallback : object, optional
-        Attributes the table does not have are looked up here (``atlascope.maps`` is both the map
-        table and the ``atlascope.maps`` subpackage, so ``maps.from_nifti`` keeps working).
     """
 
     def __init__(
@@ -39,12 +36,10 @@ class InstanceTable:
         kind: str,
         items: Callable[[], list[Any]],
         resolve: Callable[[str], Any] | None = None,
-        fallback: Any = None,
     ) -> None:
         self._kind = kind
         self._items = items
         self._resolve = resolve
-        self._fallback = fallback
 
     # ------------------------------------------------------------ listing
     def __call__(self) -> list[Any]:
@@ -122,9 +117,6 @@ class InstanceTable:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        fallback = self.__dict__.get("_fallback")
-        if fallback is not None and hasattr(fallback, name):
-            return getattr(fallback, name)
         if name.startswith("_"):
             raise AttributeError(name)
         for o in self._items():
