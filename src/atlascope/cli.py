@@ -172,7 +172,7 @@ def run_characterize(
     viewer: bool = True,
 ) -> Path:
     """Run :func:`atlascope.workflow.characterize` and write its outputs (the body of the command)."""
-    from .report import write_outputs
+    from .report import check_output_dir, write_outputs
     from .workflow import characterize as run
     from .workflow import example_image_path
 
@@ -193,7 +193,7 @@ def run_characterize(
     if not path.is_file():
         raise InvalidInputError(f"Input file {str(path)!r} does not exist.")
     label = path.name
-    out = Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}"
+    out = check_output_dir(Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}")
     if plots:
         _headless_matplotlib()
     result = run(str(path), space=space, map=map_spec, parameters=params, name=label)
