@@ -39,6 +39,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "BoundingBox": (".locations", "BoundingBox"),
     "use_configuration": (".configuration.sources", "use_configuration"),
     "last_report": (".configuration.sources", "last_report"),
+    "get_clusters_table": (".labelling", "get_clusters_table"),
 }
 
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import ndimage
 
 from atlascope.analysis._grid import as_affine, as_coords, mm_to_voxel, voxel_sizes
 from atlascope.commons import logger
 from atlascope.errors import InvalidInputError
+from atlascope.locations.point import as_sigma_mm
 
 __all__ = ["points_to_density"]
 
@@ -137,6 +137,8 @@ def _smooth_group(
         _splat(out, centres, weights, radius, sigma_vox)
         return
 
+    from scipy import ndimage  # heavy (0.4 s): imported only when the box filter runs
+
     counts = np.zeros(box, dtype=np.float32)
     counts.ravel()[uniq] = weights
     if sigma_vox[0] > 0:
@@ -216,7 +218,7 @@ def points_to_density(
     if xyz.ndim != 2:
         raise InvalidInputError(f"coords must have shape (N, 3), got {xyz.shape}.")
     n = xyz.shape[0]
-    sig = _per_point(sigma_mm, n, "sigma_mm", 0.0)
+    sig = as_sigma_mm(0.0 if sigma_mm is None else sigma_mm, n)
     w = _per_point(weights, n, "weights", 1.0)
     out = np.zeros(grid, dtype=np.float32)
     if n == 0:

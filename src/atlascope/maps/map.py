@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
 from ..commons import logger
 from ..core.names import matches_words, words
@@ -22,6 +21,9 @@ from ..errors import AmbiguousNameError, InvalidInputError, NotFoundError
 from ..locations.point import Point, PointCloud
 from ..locations.spaces import check_compatible
 from ..volumes.volume import Volume
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS", "METRIC_COLUMNS"]
 
@@ -328,6 +330,8 @@ class Map:
 
     def _frame(self, data: dict[str, Any] | pd.DataFrame) -> pd.DataFrame:
         """Columns in SPEC order, all-empty ones dropped, index reset."""
+        import pandas as pd
+
         if not isinstance(data, pd.DataFrame):
             data = pd.DataFrame(data)
         df = data[[k for k in ASSIGNMENT_COLUMNS if k in data.columns]]
@@ -344,6 +348,8 @@ class Map:
 
     def _pairs_frame(self, pm: Any, structure: np.ndarray, centroids: list) -> pd.DataFrame:
         """The assignment table of (structure, column) pair metrics (labelled maps: map value = label)."""
+        import pandas as pd
+
         meta = self._column_meta(pm.column)
         return pd.DataFrame(
             {
@@ -363,6 +369,8 @@ class Map:
         )
 
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
+        import pandas as pd
+
         from ..analysis._grid import nearest_voxel
         from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
 
