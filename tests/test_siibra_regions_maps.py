@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import atlascope as siibra
@@ -36,3 +37,67 @@ def test_find_regions_parents_only():
     assert not any(a in found for r in found for a in r.ancestors)
     every = siibra.find_regions("hOc1", parents_only=False)
     assert len(every) > len(found)
+
+
+# ----------------------------------------------------------------- regions
+@pytest.fixture(scope="module")
+def v1_left():
+    return siibra.get_region("julich fsl", "hOc1 left")
+
+
+def test_region_maps_masks_and_spaces(v1_left):
+    assert v1_left.mapped_in_space("mni152")
+    assert not v1_left.mapped_in_space("colin27")
+    assert [s.shortname for s in v1_left.supported_spaces] == ["MNI152 6th gen FSL"]
+    pmap = v1_left.get_regional_map("mni152", siibra.MapType.STATISTICAL).fetch()
+    arr = np.asanyarray(pmap.dataobj)
+    assert 0 < arr.max() <= 1 and arr.min() >= 0
+    mask = np.asanyarray(v1_left.get_regional_mask("mni152", "statistical", threshold=0.5).fetch().dataobj)
+    np.testing.assert_array_equal(mask.astype(bool), arr > 0.5)
+    with pytest.raises(NotFoundError, match="no labelled map in space"):
+        v1_left.get_regional_map("colin27")
+
+
+def test_centroids_lie_inside_each_component(v1_left):
+    mask_img = v1_left.get_regional_mask("mni152").fetch()
+    mask = np.asanyarray(mask_img.dataobj).astype(bool)
+    cents = v1_left.compute_centroids("mni152")
+    props = v1_left.spatial_props("mni152")
+    assert len(cents) == len(props) >= 1
+    assert sum(p.nvoxels for p in props) == mask.sum()
+    assert sum(p.volume for p in props) == pytest.approx(mask.sum() * abs(np.linalg.det(mask_img.affine[:3, :3])))
+    ijk = np.round(np.c_[cents.coordinates, np.ones(len(cents))] @ np.linalg.inv(mask_img.affine).T)[:, :3]
+    assert mask[tuple(ijk.astype(int).T)].all()
+    box = v1_left.get_boundingbox("mni152")
+    assert box.contains(cents.coordinates).all()
+
+
+def test_parent_region_centroids_inside():
+    # a parent made of two hemispheres: one centroid per component, each inside the union mask
+    v1 = siibra.get_region("julich fsl", "hOc1")
+    whole = np.asanyarray(v1.get_regional_mask("mni152").fetch().dataobj).astype(bool)
+    props = v1.spatial_props("mni152")
+    img = v1.get_regional_mask("mni152").fetch()
+    for p in props:
+        ijk = np.round(np.linalg.inv(img.affine) @ [*p.centroid.coordinate, 1])[:3].astype(int)
+        assert whole[tuple(ijk)]
+
+
+def test_includes_contains_tree_and_find(v1_left, capsys):
+    parent = v1_left.parent
+    assert parent.includes(v1_left) and not v1_left.includes(parent)
+    assert v1_left in parent and "hOc1 left" in parent
+    assert siibra.Point((-9, -85, 4), "mni152") in v1_left
+    assert siibra.Point((9, -85, 4), "mni152") not in v1_left
+    text = parent.tree2str()
+    assert text.splitlines()[0] == parent.name and v1_left.name in text
+    parent.render_tree()
+    assert capsys.readouterr().out.strip() == text
+    assert v1_left in parent.find("left")
+
+
+def test_region_assign_locations(v1_left):
+    inside = v1_left.assign(siibra.Point((-9, -85, 4), "mni152"))
+    assert len(inside) == 1 and inside["region"].iloc[0] is v1_left and inside["map value"].iloc[0] > 0
+    assert len(v1_left.assign(siibra.Point((9, -85, 4), "mni152"))) == 0
+    assert v1_left.assign(v1_left.parent) == "contained"

@@ -58,7 +58,7 @@ def test_spatial_props_components_and_boxes():
     props = v.compute_spatial_props()
     assert [p.nvoxels for p in props] == [27, 8]
     assert props[0].volume == pytest.approx(27 * 8.0)  # mm³ at 2 mm voxels
-    np.testing.assert_allclose(props[0].centroid, (-14, -14, -14))
+    np.testing.assert_allclose(props[0].centroid.coordinate, (-14, -14, -14))
     comps = list(v.fetch_connected_components())
     assert [int(np.asanyarray(img.dataobj).sum()) for _k, img in comps] == [27, 8]
     box = v.get_boundingbox()
@@ -101,3 +101,15 @@ def test_merge_and_from_file(tmp_path):
     nib.save(v.fetch(), path)
     again = siibra.volumes.from_file(str(path), MNI)
     np.testing.assert_array_equal(np.asanyarray(again.fetch().dataobj), arr)
+
+
+def test_centroid_of_a_ring_lies_on_the_ring():
+    arr = np.zeros((21, 21, 3), np.uint8)
+    yy, xx = np.mgrid[:21, :21]
+    ring = (np.hypot(xx - 10, yy - 10) <= 9) & (np.hypot(xx - 10, yy - 10) >= 7)
+    arr[ring, 1] = 1
+    v = siibra.volumes.from_array(arr, np.eye(4), MNI, "ring")
+    (prop,) = v.compute_spatial_props()
+    ijk = np.round(prop.centroid.coordinate).astype(int)
+    assert arr[tuple(ijk)] == 1  # the centre of mass (10, 10, 1) is the empty middle
+    assert np.hypot(ijk[0] - 10, ijk[1] - 10) == pytest.approx(7, abs=0.5)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import AmbiguousNameError, NotFoundError
 from .names import closest, key_of, matches_words, normalize_hemisphere, words
+from .space import Space
 
 if TYPE_CHECKING:  # pragma: no cover
     from .parcellation import Parcellation
@@ -190,6 +194,156 @@ class Region:
     def __hash__(self) -> int:
         return hash(self.name)
 
+    def includes(self, region: Region) -> bool:
+        """Whether ``region`` is this region or lies below it."""
+        return region is self or (isinstance(region, Region) and region.has_ancestor(self))
+
+    def __contains__(self, other: Any) -> bool:
+        """``other in region``: a Region (or name) in the subtree, or a location inside the region's mask.
+
+        Locations (Point, PointCloud) are tested against the region's labelled (else statistical,
+        > 0) mask in their own space; a PointCloud is in the region when all its points are.
+        """
+        if isinstance(other, Region):
+            return self.includes(other)
+        if isinstance(other, str):
+            return bool(self.find(other))
+        coords = getattr(other, "coordinates", None)
+        if coords is None:
+            return False
+        from ..locations.spaces import check_compatible
+        from ..volumes.spatial import values_at
+
+        mask = self.get_regional_mask(other.space, maptype=self._default_maptype(other.space))
+        check_compatible(other.space, mask.space)
+        return bool(np.all(values_at(mask.fetch(), np.asarray(coords).reshape(-1, 3)) != 0))
+
+    # -------------------------------------------------------------- in space
+    def _maps_in(self, space: Any, maptype: str | None = None) -> list[Any]:
+        """Maps of this region's parcellation in ``space`` (of ``maptype``) that hold this region or a
+        descendant."""
+        from .registry import REGISTRY, normalize_maptype
+
+        parc = self.parcellation
+        if parc is None:
+            return []
+        spaces = REGISTRY.find_spaces(space) if space is not None else None
+        if spaces is not None and len(spaces) == 1 and isinstance(space, Space):
+            # a Space object: also the spaces of its family (identity, with check_compatible's warning)
+            spaces += [s for s in REGISTRY.spaces if s is not space and space.is_compatible(s)]
+        names = {r.name for r in self}
+        out = []
+        for m in REGISTRY.maps:
+            if m.parcellation != parc or (spaces is not None and m.space not in spaces):
+                continue
+            if maptype is not None and m.maptype != normalize_maptype(maptype):
+                continue
+            if names & set(m.indices):
+                out.append(m)
+        return out
+
+    def _default_maptype(self, space: Any) -> str:
+        return "labelled" if self._maps_in(space, "labelled") else "statistical"
+
+    def mapped_in_space(self, space: Any, recurse: bool = True) -> bool:
+        """Whether a map of ``space`` holds this region (``recurse``: or, for a parent, its children)."""
+        if recurse:
+            return bool(self._maps_in(space))
+        return any(self.name in m.indices for m in self._maps_in(space))
+
+    @property
+    def supported_spaces(self) -> list[Any]:
+        """The spaces in which this region (or its children) is mapped."""
+        out: list[Any] = []
+        for m in self._maps_in(None):
+            if m.space not in out:
+                out.append(m.space)
+        return out
+
+    def _map(self, space: Any, maptype: str) -> Any:
+        from ..errors import NotFoundError as _NotFound
+
+        found = self._maps_in(space, maptype)
+        if not found:
+            have = ", ".join(f"{m.maptype} in {m.space.shortname}" for m in self._maps_in(None)) or "none"
+            raise _NotFound(
+                f"Region {self.name!r} has no {maptype} map in space {space!s}. Its maps: {have}. "
+                "Pass one of those spaces or map types."
+            )
+        return found[0]
+
+    def get_regional_map(self, space: Any = "mni152", maptype: str = "labelled") -> Any:
+        """The region's map in ``space`` as a Volume.
+
+        Parameters
+        ----------
+        space : str or Space
+            Reference space.
+        maptype : {"labelled", "statistical"}
+            Labelled: a 0/1 mask; statistical: the probability map (0..1; a parent without a map of its
+            own gives the voxel-wise maximum of its children's).
+
+        Raises
+        ------
+        NotFoundError
+            No map of that type holds the region in that space.
+        """
+        from ..volumes.volume import volume_from_image
+
+        m = self._map(space, maptype)
+        return volume_from_image(m.fetch(region=self), m.space, f"{self.name} ({m.maptype})")
+
+    def get_regional_mask(self, space: Any = "mni152", maptype: str = "labelled", threshold: float = 0.0) -> Any:
+        """A 0/1 Volume of the voxels where the regional map is above ``threshold`` (statistical maps)."""
+        import nibabel as nib
+
+        from ..volumes.volume import volume_from_image
+
+        vol = self.get_regional_map(space, maptype)
+        img = vol.fetch()
+        mask = (np.asanyarray(img.dataobj) > threshold).astype(np.uint8)
+        out = nib.Nifti1Image(mask, img.affine)
+        out.header.set_xyzt_units("mm")
+        return volume_from_image(out, vol.space, f"{self.name} mask")
+
+    def spatial_props(self, space: Any = "mni152", maptype: str = "labelled", threshold: float = 0.0) -> list:
+        """Connected components of the regional mask, largest first: centroid (a Point inside the
+        component), volume in mm³ and voxel count (``Volume.compute_spatial_props``)."""
+        return self.get_regional_mask(space, maptype, threshold).compute_spatial_props()
+
+    def compute_centroids(self, space: Any = "mni152", maptype: str = "labelled", threshold: float = 0.0) -> Any:
+        """One centroid per connected component of the regional mask, as a PointCloud in mm.
+
+        Each centroid lies inside its component: the centre of mass, or, where that falls outside
+        (a curved area), the component's voxel nearest to it.
+        """
+        from ..locations.point import PointCloud
+
+        props = self.spatial_props(space, maptype, threshold)
+        m = self._map(space, maptype)
+        return PointCloud([p.centroid.coordinate for p in props], m.space)
+
+    def get_boundingbox(self, space: Any = "mni152", maptype: str = "labelled", threshold: float = 0.0) -> Any:
+        """The mm box of the regional mask in ``space``."""
+        return self.get_regional_mask(space, maptype, threshold).get_boundingbox()
+
+    def tree2str(self) -> str:
+        """The subtree drawn with box characters, one region per line."""
+        lines = [self.name]
+
+        def walk(node: Region, prefix: str) -> None:
+            for i, c in enumerate(node.children):
+                last = i == len(node.children) - 1
+                lines.append(prefix + ("└── " if last else "├── ") + c.name)
+                walk(c, prefix + ("    " if last else "│   "))
+
+        walk(self, "")
+        return "\n".join(lines)
+
+    def render_tree(self) -> None:
+        """Write :meth:`tree2str` to standard output (siibra's console helper)."""
+        sys.stdout.write(self.tree2str() + "\n")
+
     def tree(self, max_depth: int | None = None) -> str:
         """An indented text rendering of the subtree."""
         lines: list[str] = []
@@ -204,13 +358,20 @@ class Region:
         return "\n".join(lines)
 
     # -------------------------------------------------------------- relations
-    def assign(self, other: Region) -> str | None:
-        """Qualification of this region relative to ``other``.
+    def assign(self, other: Any, **assign_kwargs: Any) -> Any:
+        """Qualification of this region relative to ``other`` (a Region or a location).
 
-        Returns ``"exact"`` (same area, also across versions of one parcellation when the names
-        agree), ``"contains"`` (``other`` lies below this region), ``"contained"`` (this region lies
-        below ``other``) or ``None`` when the two are unrelated.
+        A Region gives ``"exact"`` (same area, also across versions of one parcellation when the
+        names agree), ``"contains"`` (``other`` lies below this region), ``"contained"`` (this
+        region lies below ``other``) or ``None`` when the two are unrelated.
+
+        A Point, PointCloud, Volume or nibabel image is assigned (``Map.assign``, keywords passed
+        on) to this parcellation's statistical map in the location's space (else the labelled one),
+        and the table is cut to the rows of this region and its descendants (``pandas.DataFrame``,
+        empty when the location does not reach the region).
         """
+        if not isinstance(other, Region):
+            return self._assign_location(other, assign_kwargs)
         if self is other or self.matches(other):
             return "exact"
         if other.has_ancestor(self):
@@ -228,6 +389,23 @@ class Region:
             if {_core_words(n) for n in d.names} & mine:
                 return "contained"
         return None
+
+
+    def _assign_location(self, location: Any, assign_kwargs: dict[str, Any]) -> Any:
+        space = getattr(location, "space", None)
+        if space is None:
+            raise NotFoundError(
+                f"Cannot assign a {type(location).__name__} to {self.name!r}: give it a space "
+                "(Point(..., space='mni152'), volumes.from_nifti(img, space=...))."
+            )
+        maps = self._maps_in(space, "statistical") or self._maps_in(space, "labelled")
+        if not maps:
+            self._map(space, "statistical")  # raises the NotFoundError listing the region's maps
+        df = maps[0].assign(location, **assign_kwargs)
+        if not len(df):
+            return df
+        keep = [isinstance(r, Region) and self.includes(r) for r in df["region"]]
+        return df[keep].reset_index(drop=True)
 
 
 def _core_words(name: str) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -27,9 +28,10 @@ _CONNECTIVITY = 2
 
 @dataclass(frozen=True)
 class ComponentSpatialProperties:
-    """One connected component: a centroid (mm, lying in the component) and its volume (mm³)."""
+    """One connected component: a centroid (mm, lying in the component; a Point from
+    ``Volume.compute_spatial_props``, an (x, y, z) tuple from :func:`spatial_props`) and its volume (mm³)."""
 
-    centroid: tuple[float, float, float]
+    centroid: Any
     volume: float
     nvoxels: int
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import nibabel as nib
@@ -244,9 +245,10 @@ class Volume:
         self, split_components: bool = True, background: float = 0.0, **fetch_kwargs: Any
     ) -> list[ComponentSpatialProperties]:
         """Connected components (18-connectivity) of the voxels above ``background``, largest first,
-        each with its volume in mm³ and a centroid (mm) lying in the component."""
+        each with its volume in mm³ and a centroid (a Point in mm) lying in the component."""
         img = self.fetch(**fetch_kwargs)
-        return spatial_props(np.asanyarray(img.dataobj) > background, img.affine, split_components)
+        props = spatial_props(np.asanyarray(img.dataobj) > background, img.affine, split_components)
+        return [dataclasses.replace(p, centroid=Point(p.centroid, self.space)) for p in props]
 
     def fetch_connected_components(self, background: float = 0.0, **fetch_kwargs: Any):
         """Yield ``(label, 0/1 nibabel image)`` for each 18-connected component above ``background``."""
