@@ -55,12 +55,27 @@ def test_4d_single_volume_is_accepted(small_map):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nan_inf(bad):
+def test_nan_inf_voxels_are_background(bad, caplog, small_map):
     d = good_data()
     d[0, 0, 0] = bad
     d[1, 0, 0] = bad
-    with pytest.raises(InvalidInputError, match=r"2 NaN or infinite voxels"):
-        volumes.from_nifti(nib.Nifti1Image(d, AFF), "mni152", name="nanimg")
+    with caplog.at_level("INFO", logger="atlascope"):
+        v = volumes.from_nifti(nib.Nifti1Image(d, AFF), "mni152", name="nanimg")
+    lines = [r.getMessage() for r in caplog.records if "NaN or infinite" in r.getMessage()]
+    assert lines == ["nanimg: 2 NaN or infinite voxels are treated as background (no data)."]
+    data = np.asarray(v.fetch().dataobj)
+    assert np.isfinite(data).all() and data[0, 0, 0] == 0 and data[1, 0, 0] == 0
+    clean = small_map.assign(volumes.from_nifti(nib.Nifti1Image(good_data(), AFF), "mni152"))
+    with_bg = small_map.assign(v)
+    num = clean.select_dtypes("number").columns
+    np.testing.assert_allclose(with_bg[num].to_numpy(float), clean[num].to_numpy(float))
+
+
+def test_all_nan_is_refused():
+    d = np.full((6, 6, 6), np.nan, np.float32)
+    d[0, 0, 0] = np.inf
+    with pytest.raises(InvalidInputError, match=r"no finite value: all 216 voxels"):
+        volumes.from_nifti(nib.Nifti1Image(d, AFF), "mni152")
 
 
 def test_all_zero():
@@ -153,7 +168,10 @@ def test_assign_wrong_type(small_map):
 
 
 # -------------------------------------------------------------------------------- property test
-DTYPES = [np.bool_, np.uint8, np.int16, np.float32, np.float64, np.complex64]
+DTYPES = [
+    np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
+    np.float32, np.float64, np.complex64,
+]  # fmt: skip
 
 
 @st.composite

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import InvalidInputError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..maps.sparse_index import SparseIndex
 
@@ -128,6 +130,28 @@ def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float
     return _reduce_pairs(*(np.concatenate(x) for x in zip(*parts)))
 
 
+def _unit_scaled(q: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(q / s, s)`` with ``s`` the largest finite ``|q|`` (1 when there is none).
+
+    Raises
+    ------
+    InvalidInputError
+        ``q`` holds NaN or infinite values (validated inputs never do).
+    """
+    q = np.asarray(q, dtype=np.float64)
+    if not len(q):
+        return q, 1.0
+    if not np.isfinite(q).all():
+        raise InvalidInputError(
+            "The input structures hold NaN or infinite values; validate the image first "
+            "(atlascope.volumes.validated_image treats them as background)."
+        )
+    s = float(np.max(np.abs(q)))
+    if s == 0.0:
+        return q, 1.0
+    return q / s, s
+
+
 def assign_structures(
     index: SparseIndex, structs: Structures, shape, lower_threshold: float = 0.0
 ) -> PairMetrics:
@@ -152,7 +176,9 @@ def assign_structures(
     K, R = structs.n, index.nregions
     tot_m, tot_m2, cnt_m, lo_m, hi_m = index.totals(lower_threshold)
 
-    q = structs.value
+    # every metric but the input weighted mean is invariant to the scale of q: compute with q / max q,
+    # so that sums of squares and products stay finite for inputs up to float64's largest value
+    q, q_scale = _unit_scaled(structs.value)
     own = structs.owner
     sum_q = np.bincount(own, q, K)
     sum_q2 = np.bincount(own, np.square(q, dtype=np.float64), K)
@@ -179,7 +205,7 @@ def assign_structures(
         iou = inter / union
         map_wmean = sum_mq / sum_q[ps]
         map_cont = inter / n_m
-        in_wmean = sum_mq / tot_m[pc]
+        in_wmean = (sum_mq / tot_m[pc]) * q_scale  # a weighted mean of q: <= max q, finite
         in_cont = inter / n_q
         blo = np.minimum(lo_m[pc], lo_q[ps])
         bhi = np.maximum(hi_m[pc], hi_q[ps])

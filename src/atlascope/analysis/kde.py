@@ -185,8 +185,9 @@ def points_to_density(
     coords : array_like, shape (N, 3)
         Point coordinates in mm. N may be 0 (the result is all zeros).
     sigma_mm : float or array_like, shape (N,)
-        Kernel standard deviation in mm, >= 0, one for all points or one per point; 0 means no
-        smoothing (a count image).
+        Kernel standard deviation in mm, >= 0 and at most
+        :data:`atlascope.locations.point.MAX_SIGMA_MM` (20 mm), one for all points or one per
+        point; 0 means no smoothing (a count image).
     shape : sequence of 3 int
         Shape (X, Y, Z) of the target grid, in voxels.
     affine : array_like, shape (4, 4)
@@ -204,7 +205,7 @@ def points_to_density(
     Raises
     ------
     InvalidInputError
-        Coordinates not (N, 3) or not finite, negative or non-finite sigma or weights, wrong-length
+        Coordinates not (N, 3) or not finite, negative, non-finite or too large sigma, negative or non-finite weights, wrong-length
         per-point arrays, an invalid shape, or a non-finite / singular affine.
 
     Notes

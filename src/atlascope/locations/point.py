@@ -12,7 +12,57 @@ from ..core.space import Space
 from ..errors import InvalidInputError
 from .spaces import check_compatible, resolve_space
 
-__all__ = ["Point", "PointCloud", "parse_coordinate", "apply_affine"]
+__all__ = ["Point", "PointCloud", "parse_coordinate", "apply_affine", "as_sigma_mm", "MAX_SIGMA_MM"]
+
+#: Largest location uncertainty accepted (mm). A Gaussian of this sigma already spans most of a
+#: human brain (its 3-sigma ball is 120 mm across); larger values would only cost memory (kernels
+#: grow with sigma cubed) and carry no anatomical information.
+MAX_SIGMA_MM = 20.0
+
+
+def as_sigma_mm(sigma_mm, n: int | None = None) -> np.ndarray:
+    """Check location uncertainties: finite, >= 0 and at most :data:`MAX_SIGMA_MM` mm.
+
+    The one rule for every ``sigma_mm`` of atlascope (points, point clouds, kernel densities).
+
+    Parameters
+    ----------
+    sigma_mm : float or array_like, shape (n,)
+        Standard deviation(s) in mm.
+    n : int, optional
+        Number of points: a scalar is broadcast to shape (n,), an array must have that shape.
+        Without ``n`` a scalar gives a 0-d array.
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (n,) (or () without ``n``)
+
+    Raises
+    ------
+    InvalidInputError
+        Not numbers, the wrong number of them, negative, NaN/inf, or above :data:`MAX_SIGMA_MM`.
+    """
+    try:
+        sig = np.asarray(sigma_mm, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"sigma_mm must be a number of mm (or one per point), got {sigma_mm!r}.") from None
+    if n is not None:
+        if sig.ndim == 0:
+            sig = np.full(n, float(sig))
+        if sig.shape != (n,):
+            raise InvalidInputError(
+                f"sigma_mm must be one number or {n} of them (one per point), got shape {sig.shape}."
+            )
+    if not np.isfinite(sig).all() or (sig < 0).any():
+        raise InvalidInputError(
+            "sigma_mm must be a finite number of mm >= 0; negative, NaN or infinite values were given."
+        )
+    if (sig > MAX_SIGMA_MM).any():
+        raise InvalidInputError(
+            f"sigma_mm must be at most {MAX_SIGMA_MM:g} mm (a location uncertainty), got "
+            f"{float(sig.max()):g} mm. To describe a large region, pass a mask image instead."
+        )
+    return sig
 
 _NUMBER_MM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(mm)?\s*$")
 
@@ -124,13 +174,10 @@ class Point:
             raise InvalidInputError(f"A Point has one coordinate (x, y, z); got {c.shape[0]}.")
         self.coordinate = tuple(float(v) for v in c[0])
         self.space = resolve_space(space)
-        try:
-            sigma = float(sigma_mm)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"sigma_mm must be a number of mm, got {sigma_mm!r}.") from None
-        if not np.isfinite(sigma) or sigma < 0:
-            raise InvalidInputError(f"sigma_mm must be a finite number >= 0, got {sigma_mm!r}.")
-        self.sigma_mm = sigma
+        sigma = as_sigma_mm(sigma_mm)
+        if sigma.ndim != 0:
+            raise InvalidInputError(f"A Point has one sigma_mm (a number of mm), got {sigma_mm!r}.")
+        self.sigma_mm = float(sigma)
         self.label = label
 
     @property
@@ -259,21 +306,7 @@ class PointCloud:
         self.coordinates = _as_coords(coordinates, "PointCloud coordinates")
         n = len(self.coordinates)
         self.space = resolve_space(space)
-        try:
-            sig = np.asarray(sigma_mm, dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"sigma_mm must be numbers of mm, got {sigma_mm!r}.") from None
-        if sig.ndim == 0:
-            sig = np.full(n, float(sig))
-        if sig.shape != (n,):
-            raise InvalidInputError(
-                f"sigma_mm must be one number or {n} of them (one per point), got shape {sig.shape}."
-            )
-        if not np.isfinite(sig).all() or (sig < 0).any():
-            raise InvalidInputError(
-                "sigma_mm must be finite and >= 0 mm; negative, NaN or infinite values were given."
-            )
-        self.sigma_mm = sig
+        self.sigma_mm = as_sigma_mm(sigma_mm, n)
         self._labels: np.ndarray | None = None
         if labels is not None:
             self.labels = labels

@@ -7,6 +7,7 @@ import os
 import nibabel as nib
 import numpy as np
 
+from ..analysis._grid import as_affine
 from ..commons import logger
 from ..core.provenance import Provenance
 from ..core.space import Space
@@ -15,7 +16,7 @@ from ..locations.boundingbox import BoundingBox
 from ..locations.point import PointCloud
 from ..locations.spaces import check_compatible, resolve_space
 from .providers import read_dataobj
-from .validation import validated_image
+from .validation import analysis_dtype, validated_image
 from .volume import Volume, volume_from_image
 
 __all__ = ["from_nifti", "from_array", "from_pointcloud"]
@@ -82,11 +83,34 @@ def from_nifti(
 def from_array(
     data: np.ndarray, affine: np.ndarray, space: str | Space, name: str = "array", allow_zero: bool = False
 ) -> Volume:
-    """A Volume from a 3D numpy array and a 4x4 voxel-to-mm affine (validated like ``from_nifti``)."""
-    arr = np.asarray(data)
-    return from_nifti(
-        nib.Nifti1Image(arr, np.asarray(affine, dtype=float)), space, name, allow_zero=allow_zero
-    )
+    """A Volume from a 3D numpy array and a 4x4 voxel-to-mm affine (validated like ``from_nifti``).
+
+    Parameters
+    ----------
+    data : array_like, shape (X, Y, Z)
+        Voxel values: any integer type (int8 … int64, uint8 … uint64), bool (stored as uint8) or
+        float; NaN/±inf voxels are background.
+    affine : array_like, shape (4, 4)
+        Voxel-to-mm matrix; must be finite.
+
+    Raises
+    ------
+    InvalidInputError
+        Non-numeric data, a non-finite or malformed affine, and everything ``from_nifti`` refuses.
+    """
+    aff = as_affine(affine, f"{name}: affine")
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name}: data is not an array of numbers ({exc}).") from exc
+    arr = analysis_dtype(arr, name)
+    try:
+        img = nib.Nifti1Image(arr, aff, dtype=arr.dtype)
+    except (ValueError, TypeError, nib.spatialimages.HeaderDataError) as exc:
+        raise InvalidInputError(
+            f"{name}: nibabel cannot hold an array of shape {arr.shape} and type {arr.dtype} ({exc})."
+        ) from exc
+    return from_nifti(img, space, name, allow_zero=allow_zero)
 
 
 def _target_grid(target, space: Space | None) -> tuple[tuple[int, int, int], np.ndarray]:

@@ -19,20 +19,175 @@ import numpy as np
 from ..commons import logger
 from ..errors import InvalidInputError, NotFoundError
 
-__all__ = ["Provider", "ImageProvider", "NiftiProvider", "ZipNiftiProvider", "load_nifti"]
+__all__ = [
+    "Provider",
+    "ImageProvider",
+    "NiftiProvider",
+    "ZipNiftiProvider",
+    "load_nifti",
+    "max_image_bytes",
+    "check_declared_size",
+]
+
+#: Environment variable with the most bytes one decoded image (or 4D volume) may take in memory.
+MAX_IMAGE_BYTES_ENV = "ATLASCOPE_MAX_IMAGE_BYTES"
+
+#: Default memory budget of one decoded image: 4 GiB.
+DEFAULT_MAX_IMAGE_BYTES = 4 * 1024**3
+
+#: A compressed file expanding more than this many times (and to more than
+#: :data:`EXPANSION_WARN_BYTES`) is decoded with a warning: it is probably mostly zeros or a gzip bomb.
+EXPANSION_WARN_RATIO = 200
+
+#: Decoded sizes below this many bytes never warn about the expansion ratio (256 MiB).
+EXPANSION_WARN_BYTES = 256 * 1024**2
+
+
+#: Leading bytes of gzip, bzip2 and zstd streams (the formats nibabel decodes).
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd")
 
 
 def _is_url(source: str) -> bool:
     return "://" in source and not source.startswith("file://")
 
 
-def load_nifti(path: str | os.PathLike, *, keep_file_open: bool = False) -> nib.Nifti1Image:
-    """Load a NIfTI file, turning nibabel's and gzip's failures into an atlascope error.
+def max_image_bytes() -> int:
+    """The memory budget of one decoded image in bytes (``ATLASCOPE_MAX_IMAGE_BYTES``, default 4 GiB).
 
     Raises
     ------
     InvalidInputError
-        The file is missing, not a NIfTI image, or its data is truncated/corrupt.
+        The environment variable is not a positive whole number of bytes.
+    """
+    raw = os.environ.get(MAX_IMAGE_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_IMAGE_BYTES
+    try:
+        value = int(float(raw)) if raw.lower() not in ("inf", "nan") else -1
+    except (ValueError, OverflowError):
+        value = -1
+    if value <= 0:
+        raise InvalidInputError(
+            f"{MAX_IMAGE_BYTES_ENV}={raw!r} is not a positive number of bytes; set it to e.g. "
+            f"{DEFAULT_MAX_IMAGE_BYTES} (4 GiB) or unset it."
+        )
+    return value
+
+
+def _declared_voxels(shape: tuple, source: str) -> int:
+    """Number of voxels a header declares; negative or absurd dimensions are refused."""
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims):
+        raise InvalidInputError(
+            f"{source} declares a negative dimension (shape {tuple(dims)}); the header is corrupt. "
+            "Export the image again."
+        )
+    n = 1
+    for d in dims:
+        n *= d  # Python ints: no overflow
+    return n
+
+
+def _file_of(img: nib.spatialimages.SpatialImage) -> str | None:
+    fm = getattr(img, "file_map", None) or {}
+    holder = fm.get("image")
+    name = getattr(holder, "filename", None)
+    return str(name) if name else None
+
+
+def _check_file(img, source: str, stored: int, cost: int = 0, budget: int = 0) -> None:
+    """Refuse an uncompressed file shorter than the ``stored`` bytes its header declares; warn when a
+    compressed file expands to ``cost`` bytes, far more than its size."""
+    path = _file_of(img)
+    if not path or not os.path.isfile(path):
+        return
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        compressed = fh.read(4).startswith(_COMPRESSED_MAGIC)
+    if not compressed:
+        if size < stored:
+            raise InvalidInputError(
+                f"{source} declares {stored} bytes of voxel data (shape {tuple(img.shape)}) but the file "
+                f"{path!r} holds only {size} bytes; the file is truncated or its header is corrupt. "
+                "Export it again."
+            )
+    elif cost > EXPANSION_WARN_BYTES and cost > EXPANSION_WARN_RATIO * max(size, 1):
+        logger.warning(
+            "%s: the %.3g MB file %s expands to %.3g GB in memory (%.0f times); decoding it anyway "
+            "(budget %s=%d bytes).",
+            source,
+            size / 1e6,
+            path,
+            cost / 1e9,
+            cost / max(size, 1),
+            MAX_IMAGE_BYTES_ENV,
+            budget,
+        )
+
+
+def check_declared_size(img: nib.spatialimages.SpatialImage, index=(), source: str = "image") -> int:
+    """Check what decoding ``img.dataobj[index]`` would cost, before anything is decoded.
+
+    The size the header declares (dimensions x bytes per voxel, 8 bytes per voxel when the header
+    scales the values) must fit the memory budget :func:`max_image_bytes`; an uncompressed file must
+    hold the declared data; a compressed file that would expand more than
+    :data:`EXPANSION_WARN_RATIO` times to more than :data:`EXPANSION_WARN_BYTES` logs a warning.
+    Images held in memory (not file-backed) are not checked.
+
+    Parameters
+    ----------
+    img : nibabel image
+        The (lazily loaded) image.
+    index : tuple
+        ``()`` for the whole image, ``(..., z)`` for one volume of a 4D image.
+    source : str
+        How to name the image in messages.
+
+    Returns
+    -------
+    int
+        Bytes the decoded data will take (0 for images already in memory).
+
+    Raises
+    ------
+    InvalidInputError
+        Negative dimension, data larger than the budget, or a file shorter than its header declares.
+    """
+    proxy = img.dataobj
+    if not nib.is_proxy(proxy):
+        return 0
+    shape = tuple(getattr(proxy, "shape", img.shape))
+    n_all = _declared_voxels(shape, source)
+    n = n_all
+    if index != () and len(shape) == 4:
+        n = _declared_voxels(shape[:3], source)
+    dtype = np.dtype(img.get_data_dtype())
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    scaled = not (slope in (None, 1.0) and inter in (None, 0.0))
+    per_voxel = max(dtype.itemsize, 8) if scaled else dtype.itemsize
+    cost = n * per_voxel
+    budget = max_image_bytes()
+    if cost > budget:
+        raise InvalidInputError(
+            f"{source} declares {'x'.join(str(s) for s in shape)} voxels of {dtype} "
+            f"({cost / 1024**3:.3g} GiB decoded), more than the memory budget of {budget / 1024**3:.3g} GiB. "
+            f"If the image is genuine, raise {MAX_IMAGE_BYTES_ENV} (bytes); otherwise the header is corrupt."
+        )
+    _check_file(img, source, n_all * dtype.itemsize, cost, budget)
+    return cost
+
+
+def load_nifti(path: str | os.PathLike, *, keep_file_open: bool = False) -> nib.Nifti1Image:
+    """Load a NIfTI file, turning nibabel's and gzip's failures into an atlascope error.
+
+    Only the header is read; a negative dimension or an uncompressed file shorter than its header
+    declares is refused here (the memory budget is checked by :func:`read_dataobj`).
+
+    Raises
+    ------
+    InvalidInputError
+        The file is missing, not a NIfTI image, its header is inconsistent with the file, or its
+        data is truncated/corrupt.
     """
     p = Path(path)
     if not p.exists():
@@ -49,14 +204,25 @@ def load_nifti(path: str | os.PathLike, *, keep_file_open: bool = False) -> nib.
             img = nib.Nifti1Image.from_image(img)
         except Exception as exc:
             raise InvalidInputError(f"{str(p)!r} is a {type(img).__name__}, not a NIfTI image.") from exc
+    n_all = _declared_voxels(tuple(img.shape), repr(str(p)))
+    _check_file(img, repr(str(p)), n_all * np.dtype(img.get_data_dtype()).itemsize)
     return img
 
 
 def read_dataobj(img: nib.spatialimages.SpatialImage, index=(), source: str = "image") -> np.ndarray:
-    """Decode (part of) an image's data, with corrupt data reported as InvalidInputError."""
+    """Decode (part of) an image's data, with corrupt data reported as InvalidInputError.
+
+    The declared size is checked against the memory budget first (:func:`check_declared_size`).
+    """
+    check_declared_size(img, index, source)
     try:
         return np.asanyarray(img.dataobj[index] if index != () else img.dataobj)
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
+    except MemoryError as exc:
+        raise InvalidInputError(
+            f"Decoding the voxel data of {source} ran out of memory; lower {MAX_IMAGE_BYTES_ENV} so that "
+            "such images are refused up front, or free memory."
+        ) from exc
+    except (OSError, EOFError, ValueError, OverflowError, zlib.error) as exc:
         raise InvalidInputError(
             f"The voxel data of {source} cannot be decoded ({type(exc).__name__}: {exc}); "
             "the file is truncated or corrupt. Download or export it again."

@@ -7,10 +7,11 @@ import os
 import nibabel as nib
 import numpy as np
 
+from ..commons import logger
 from ..errors import InvalidInputError
 from .providers import load_nifti, read_dataobj
 
-__all__ = ["as_nifti", "validated_image"]
+__all__ = ["as_nifti", "analysis_dtype", "validated_image"]
 
 
 def as_nifti(
@@ -32,8 +33,55 @@ def as_nifti(
     )
 
 
+def analysis_dtype(data: np.ndarray, what: str) -> np.ndarray:
+    """The array in a dtype that nibabel writes and numpy computes with exactly.
+
+    bool becomes uint8; float16 and extended floats become float64 (values beyond float64's range
+    are refused); every integer type and float32/float64 is kept.
+    """
+    if data.dtype == bool:
+        return data.astype(np.uint8)
+    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+        raise InvalidInputError(
+            f"{what} has data type {data.dtype}; real numbers are required (RGB or complex images "
+            "are not statistical maps). Convert it, e.g. to its magnitude or one channel."
+        )
+    if np.issubdtype(data.dtype, np.floating) and data.dtype not in (np.float32, np.float64):
+        with np.errstate(over="ignore"):
+            wide = data.astype(np.float64)
+        if np.count_nonzero(np.isinf(wide)) > np.count_nonzero(np.isinf(data)):
+            raise InvalidInputError(
+                f"{what} has {data.dtype} values beyond the float64 range (about 1.8e308); rescale it."
+            )
+        return wide
+    return data
+
+
+def _nonfinite_as_background(data: np.ndarray, what: str) -> np.ndarray:
+    """NaN and ±inf voxels become 0 ("no data"), with one INFO line; an image without any finite
+    voxel is refused."""
+    if not np.issubdtype(data.dtype, np.floating):
+        return data
+    finite = np.isfinite(data)
+    n_finite = int(np.count_nonzero(finite))
+    if n_finite == data.size:
+        return data
+    if n_finite == 0:
+        raise InvalidInputError(
+            f"{what} holds no finite value: all {data.size} voxels are NaN or infinite. "
+            "Check the file, or the step that produced it."
+        )
+    n_bad = data.size - n_finite
+    logger.info("%s: %d NaN or infinite voxels are treated as background (no data).", what, n_bad)
+    return np.where(finite, data, data.dtype.type(0))
+
+
 def validated_image(img, what: str = "input image", allow_zero: bool = False) -> nib.Nifti1Image:
-    """Load and check an image; return a 3D float32/float64/int image with a finite affine.
+    """Load and check an image; return a 3D image of real numbers with a finite affine.
+
+    NaN and ±inf voxels are the background (SPM writes NaN outside the brain): they become 0 and
+    one INFO line gives their count. Integer images (int8 … int64, uint8 … uint64) keep their
+    type, bool becomes uint8, float16/float128 become float64. Signed values are kept.
 
     Parameters
     ----------
@@ -44,11 +92,17 @@ def validated_image(img, what: str = "input image", allow_zero: bool = False) ->
     allow_zero : bool
         Accept an image whose voxels are all zero.
 
+    Returns
+    -------
+    nibabel.Nifti1Image
+        Shape (X, Y, Z), data in memory, finite values.
+
     Raises
     ------
     InvalidInputError
         Wrong dimensionality (2D, 4D with several volumes, 5D), empty, non-numeric or complex data,
-        NaN or infinite values, all-zero data, or a singular / non-finite affine.
+        no finite voxel at all, all-zero data, a singular / non-finite affine, or a declared size
+        beyond the memory budget (``ATLASCOPE_MAX_IMAGE_BYTES``).
     """
     nimg = as_nifti(img, what)
     shape = nimg.shape
@@ -66,30 +120,22 @@ def validated_image(img, what: str = "input image", allow_zero: bool = False) ->
     if 0 in shape:
         raise InvalidInputError(f"{what} is empty (shape {nimg.shape}); it holds no voxels.")
     affine = np.asarray(nimg.affine, dtype=float)
-    if affine.shape != (4, 4) or not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+    with np.errstate(all="ignore"):
+        finite_affine = affine.shape == (4, 4) and bool(np.isfinite(affine).all())
+        singular = not finite_affine or abs(np.linalg.det(affine[:3, :3])) < 1e-9
+    if singular:
         raise InvalidInputError(
             f"{what} has an unusable affine (not finite or singular): {affine.tolist()}. "
             "Fix the image header (sform/qform) so that voxels map to mm."
         )
     data = read_dataobj(nimg, (), what)
-    data = data.reshape(shape)
-    if data.dtype == bool:
-        data = data.astype(np.uint8)
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise InvalidInputError(f"{what} has data type {data.dtype}; real numbers are required.")
-    if np.issubdtype(data.dtype, np.floating):
-        finite = np.isfinite(data)
-        if not finite.all():
-            n_bad = int(data.size - np.count_nonzero(finite))
-            raise InvalidInputError(
-                f"{what} contains {n_bad} NaN or infinite voxels. Replace them, e.g. "
-                "nilearn.image.math_img('np.nan_to_num(img)', img=img)."
-            )
+    data = _nonfinite_as_background(analysis_dtype(data.reshape(shape), what), what)
     if not allow_zero and not np.any(data):
         raise InvalidInputError(
             f"{what} is all zero: there is nothing to characterise. Check the threshold or file."
         )
     hdr = nimg.header.copy() if isinstance(nimg, nib.Nifti1Image) else None
-    out = nib.Nifti1Image(data, affine, hdr)
-    out.header.set_data_dtype(data.dtype)
-    return out
+    if hdr is not None:
+        hdr.set_data_dtype(data.dtype)
+        hdr.set_slope_inter(None, None)  # the data is already scaled
+    return nib.Nifti1Image(data, affine, hdr, dtype=data.dtype)
