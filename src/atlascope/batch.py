@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from .commons import QUIET, logger, progress
+from .commons import QUIET, logger, progress, require_extra
 from .errors import AtlascopeError, InvalidInputError
 from .maps.map import METRIC_COLUMNS
 from .retrieval.cache import atomic_write
@@ -280,6 +280,8 @@ def characterize_many(
     from .maps.map import Map
     from .workflow import Parameters, resolve_map
 
+    for module in ("distributed", "pyarrow"):  # before any work: batch mode is an extra
+        require_extra(module, "batch", "Batch mode (characterize_many, atlascope batch)")
     paths = [str(Path(p).absolute()) for p in paths]
     if not paths:
         raise InvalidInputError("characterize_many needs at least one input path.")

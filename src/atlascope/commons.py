@@ -7,12 +7,16 @@ progress bars off or on) for the duration of a ``with`` block, as in siibra.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from types import ModuleType
 from typing import TypeVar
+
+from .errors import MissingExtraError
 
 logger = logging.getLogger("atlascope")
 
@@ -99,3 +103,29 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: s
     from tqdm.auto import tqdm
 
     yield from tqdm(iterable, desc=desc, total=total, unit=unit, leave=False, file=sys.stderr)
+
+
+def require_extra(module: str, extra: str, purpose: str) -> ModuleType:
+    """Import an optional package, or raise :class:`~atlascope.errors.MissingExtraError` naming its extra.
+
+    Parameters
+    ----------
+    module : str
+        Module to import (``"distributed"``, ``"compressed_segmentation"``).
+    extra : str
+        The pip extra that installs it (``"batch"`` for ``pip install "atlascope[batch]"``).
+    purpose : str
+        What needs it, for the message (``"batch mode"``).
+
+    Returns
+    -------
+    module
+        The imported module.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{purpose} needs the optional package {module!r}, which is not installed ({exc}). "
+            f'Install it with: python3 -m pip install "atlascope[{extra}]"'
+        ) from exc

@@ -18,6 +18,7 @@ __all__ = [
     "IntegrityError",
     "CacheError",
     "ServiceUnavailableError",
+    "MissingExtraError",
 ]
 
 
@@ -63,3 +64,7 @@ class CacheError(AtlascopeError, OSError):
 
 class ServiceUnavailableError(RetrievalError):
     """A live web service (e.g. the Allen Brain Atlas API) did not answer."""
+
+
+class MissingExtraError(AtlascopeError, ImportError):
+    """An optional feature's package is not installed; the message names the pip extra to install."""

@@ -25,7 +25,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from ..commons import logger
+from ..commons import logger, require_extra
 from ..errors import InvalidInputError, RetrievalError
 from .providers import Provider
 
@@ -160,8 +160,9 @@ def _decode_cseg(
     raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, block: tuple, where: str
 ) -> np.ndarray:
     """A compressed_segmentation chunk (one channel) as an (x, y, z, 1) array."""
-    import compressed_segmentation as cseg
-
+    cseg = require_extra(
+        "compressed_segmentation", "precomputed", "Decoding compressed_segmentation label volumes"
+    )
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     x, y, z, c = shape_xyzc
@@ -354,6 +355,8 @@ class PrecomputedProvider(Provider):
                 + f"; atlascope reads unsharded precomputed volumes encoded as {', '.join(ENCODINGS)}. "
                 "Use a NIfTI provider of the same map if the configuration has one."
             )
+        if scale.encoding == "compressed_segmentation":  # before any chunk is downloaded
+            require_extra("compressed_segmentation", "precomputed", "Decoding compressed_segmentation label volumes")
         from ..retrieval import NotAtSourceError as missing
 
         off = np.asarray(scale.voxel_offset, int)
