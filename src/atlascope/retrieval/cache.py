@@ -7,8 +7,15 @@ Layout (all below :func:`cache_dir`)::
     files/.part-<name>.<random>                        temporary download, never left behind
     extracted/<archive entry name>/<member path>       zip members extracted by ``zip_member_path``
 
-Other atlascope rooms may keep their own sub-folders below :func:`cache_dir` (e.g. a sparse index);
-:func:`cache_info`, :func:`prune_cache` and :func:`clear_cache` cover the whole tree.
+Other atlascope rooms keep their own sub-folders below :func:`cache_dir` (:data:`ROOMS`: a sparse
+index, derived maps, feature averages). :func:`cache_info`, :func:`prune_cache` and
+:func:`clear_cache` cover exactly these sub-folders, and only in a folder that carries the
+``CACHEDIR.TAG`` atlascope writes (:func:`is_atlascope_cache`): a mistaken ``ATLASCOPE_CACHE``
+(the home folder, a project folder) is refused, never emptied. The tag is written only into a new
+or empty folder, never into a foreign one.
+
+Files are created with mode ``0666`` minus the umask (as ``open`` does), so a group may share one
+cache (``umask 002`` and a group-owned folder).
 
 A file enters the cache only through :func:`commit`: it is written to a temporary file in the same
 folder, validated, flushed to disk (``fsync``) and renamed over the final name with
@@ -20,11 +27,14 @@ because access times are often disabled on the file system.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import math
 import os
 import re
+import secrets
 import shutil
-import tempfile
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,9 +62,17 @@ TEMP_PREFIX = ".part-"
 #: Suffix of lock files.
 LOCK_SUFFIX = ".lock"
 #: Default seconds to wait for another process holding a file's lock (``ATLASCOPE_LOCK_TIMEOUT``).
-LOCK_TIMEOUT = 3600.0
+LOCK_TIMEOUT = 600.0
 #: Longest sanitised file name kept from a URL (characters).
 MAX_NAME = 100
+#: Longest file name segment (bytes, UTF-8) written to disk; longer ones are shortened by :func:`fit_name`.
+MAX_SEGMENT = 200
+#: Temporary files untouched for this many seconds are orphans of a killed process (removed by prune).
+STALE_TEMP = 900.0
+#: Sub-folders of the cache that atlascope writes; prune/clear/info look only inside these.
+ROOMS = ("files", "extracted", "derived", "features", "sparse-index")
+#: The line of ``CACHEDIR.TAG`` that marks a folder as created by atlascope.
+_OWNER_LINE = "# This file is a cache directory tag created by atlascope."
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -90,16 +108,75 @@ def cache_dir() -> Path:
     folder = folder.absolute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        with os.scandir(folder) as it:
+            empty = next(it, None) is None
     except OSError as exc:
-        raise CacheError(
-            f"Cannot use the cache folder {folder}: {exc.strerror or exc}. "
-            "Set ATLASCOPE_CACHE to a writable folder."
-        ) from exc
+        raise CacheError(f"Cannot use the cache folder {folder}: {os_problem(exc)}") from exc
     tag = folder / "CACHEDIR.TAG"
-    if not tag.exists():
+    if empty:  # never tag a foreign, non-empty folder (e.g. ATLASCOPE_CACHE=$HOME)
         with contextlib.suppress(OSError):  # a read-only cache still serves its files
             tag.write_text(_CACHEDIR_TAG, encoding="ascii")
     return folder
+
+
+def os_problem(exc: OSError) -> str:
+    """What an OSError on a cache path means and how to fix it (permission problems named as such)."""
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"permission denied{where}. If the cache is shared by a group, give the group write access "
+            "(chmod -R g+rwX on the folder, umask 002 for its users); else set ATLASCOPE_CACHE to a "
+            "folder you may write."
+        )
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full{where}. Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE elsewhere."
+    if exc.errno == errno.EROFS:
+        return f"the file system is read-only{where}. Set ATLASCOPE_CACHE to a writable folder."
+    return f"{exc.strerror or exc}{where}. Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
+
+
+def is_atlascope_cache(folder: Path) -> bool:
+    """Whether ``folder`` holds the ``CACHEDIR.TAG`` that atlascope writes (its own signature line)."""
+    try:
+        text = (Path(folder) / "CACHEDIR.TAG").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return text.startswith("Signature: 8a477f597d28d172789f06886806bc55") and _OWNER_LINE in text.splitlines()
+
+
+def _owned_root(action: str) -> Path:
+    """The cache folder if atlascope made it, else a :class:`CacheError` (nothing is deleted)."""
+    root = cache_dir()
+    if root == Path.home() or root.parent == root or not is_atlascope_cache(root):
+        raise CacheError(
+            f"Refusing to {action} {root}: it is not an atlascope cache (it has no CACHEDIR.TAG written by "
+            "atlascope, or it is the home folder or a file system root), so its files may not be atlascope's. "
+            "Set ATLASCOPE_CACHE to a folder used only by atlascope (a new or empty folder becomes one)."
+        )
+    return root
+
+
+def fit_name(segment: str, limit: int = MAX_SEGMENT) -> str:
+    """``segment`` itself if its UTF-8 form is at most ``limit`` bytes, else a readable prefix + hash.
+
+    File systems refuse names over 255 bytes (``OSError`` errno 36), and URL query strings (Allen
+    API queries) easily exceed that. The shortened name is ``<prefix>~<sha256(segment)[:16]>``,
+    deterministic, so that every writer and reader of a folder (mirror builder, mirror reader,
+    zip extraction) computes the same name through this one function.
+
+    Parameters
+    ----------
+    segment : str
+        One path segment (no ``/``).
+    limit : int
+        Longest result in bytes (UTF-8).
+    """
+    raw = segment.encode("utf-8")
+    if len(raw) <= limit:
+        return segment
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    prefix = raw[: limit - len(digest) - 1].decode("utf-8", errors="ignore")
+    return f"{prefix}~{digest}"
 
 
 def _subdir(name: str) -> Path:
@@ -107,9 +184,7 @@ def _subdir(name: str) -> Path:
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
-        raise CacheError(
-            f"Cannot create {folder}: {exc.strerror or exc}. Set ATLASCOPE_CACHE to a writable folder."
-        ) from exc
+        raise CacheError(f"Cannot create {folder}: {os_problem(exc)}") from exc
     return folder
 
 
@@ -150,15 +225,29 @@ def entry_path(url: str) -> Path:
 
 def lock_timeout() -> float:
     """Seconds to wait for another process's lock: ``$ATLASCOPE_LOCK_TIMEOUT`` or :data:`LOCK_TIMEOUT`."""
-    env = os.environ.get("ATLASCOPE_LOCK_TIMEOUT", "").strip()
+    return env_seconds("ATLASCOPE_LOCK_TIMEOUT", LOCK_TIMEOUT)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive, finite number of seconds from the environment variable ``name``, else ``default``.
+
+    Raises
+    ------
+    InvalidInputError
+        The variable is set but is not a positive finite number.
+    """
+    env = os.environ.get(name, "").strip()
     if not env:
-        return LOCK_TIMEOUT
+        return default
     try:
-        return float(env)
+        value = float(env)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
         raise InvalidInputError(
-            f"ATLASCOPE_LOCK_TIMEOUT={env!r} is not a number of seconds; set it to e.g. 600 or unset it."
-        ) from None
+            f"{name}={env!r} is not a positive number of seconds; set it to e.g. 600 or unset it."
+        )
+    return value
 
 
 @contextlib.contextmanager
@@ -190,10 +279,7 @@ def file_lock(path: Path) -> Iterator[None]:
             "If no atlascope process is running, delete that lock file; or raise ATLASCOPE_LOCK_TIMEOUT."
         ) from None
     except OSError as exc:
-        raise CacheError(
-            f"Cannot create the lock file {lock_path}: {exc.strerror or exc}. "
-            "Set ATLASCOPE_CACHE to a writable folder."
-        ) from exc
+        raise CacheError(f"Cannot create the lock file {lock_path}: {os_problem(exc)}") from exc
     try:
         yield
     finally:
@@ -223,6 +309,25 @@ def remove_stale_temps(target: Path) -> None:
         discard(stale)
 
 
+def _is_stale_temp(path: Path, now: float) -> bool:
+    """Whether a temporary file is an orphan: untouched for :data:`STALE_TEMP` s, its target unlocked."""
+    try:
+        age = now - path.stat().st_mtime
+    except OSError:
+        return False
+    target = path.with_name(path.name[len(TEMP_PREFIX) :].rsplit(".", 1)[0])
+    return age > STALE_TEMP and not _is_locked(target)
+
+
+def remove_orphan_temps(target: Path) -> None:
+    """Delete stale temporary files of ``target`` (see :func:`_is_stale_temp`); safe without the lock."""
+    now = time.time()
+    for stale in Path(target).parent.glob(f"{TEMP_PREFIX}{Path(target).name}.*"):
+        if _is_stale_temp(stale, now):
+            logger.debug("Removing orphaned temporary file %s", stale)
+            discard(stale)
+
+
 def new_temp(target: Path, suffix: str = "") -> Path:
     """Create an empty temporary file beside ``target`` (same folder, so :func:`os.replace` is atomic).
 
@@ -236,18 +341,22 @@ def new_temp(target: Path, suffix: str = "") -> Path:
     Returns
     -------
     pathlib.Path
-        ``<folder>/.part-<target name>.<random><suffix>``; the caller fills it, then :func:`commit`
-        or :func:`discard`.
+        ``<folder>/.part-<target name>.<random><suffix>``, created with mode ``0666`` minus the
+        umask (not ``0600`` as :func:`tempfile.mkstemp` would), so that the committed entry can be
+        shared by a group; the caller fills it, then :func:`commit` or :func:`discard`.
     """
-    try:
-        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=suffix, dir=target.parent)
-    except OSError as exc:
-        raise CacheError(
-            f"Cannot write into {target.parent}: {exc.strerror or exc}. "
-            "Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
-        ) from exc
-    os.close(fd)
-    return Path(name)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = target.parent / f"{TEMP_PREFIX}{target.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise CacheError(f"Cannot write into {target.parent}: {os_problem(exc)}") from exc
+        os.close(fd)
+        return path
+    raise CacheError(f"Cannot create a temporary file in {target.parent}; remove its .part- files.")
 
 
 @contextlib.contextmanager
@@ -263,7 +372,11 @@ def atomic_write(target: Path, suffix: str = "") -> Iterator[Path]:
     ...     tmp.write_bytes(data)
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"Cannot create {target.parent}: {os_problem(exc)}") from exc
+    remove_orphan_temps(target)
     temp = new_temp(target, suffix)
     try:
         yield temp
@@ -304,10 +417,7 @@ def commit(temp: Path, target: Path) -> Path:
         os.replace(temp, target)
     except OSError as exc:
         discard(temp)
-        raise CacheError(
-            f"Cannot write {target}: {exc.strerror or exc}. "
-            "Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
-        ) from exc
+        raise CacheError(f"Cannot write {target}: {os_problem(exc)}") from exc
     _fsync_dir(target.parent)
     return target
 
@@ -330,18 +440,42 @@ def touch(path: Path) -> None:
         pass
 
 
+def _walk(root: Path) -> Iterator[tuple[Path, str]]:
+    """``(folder, file name)`` of every file in atlascope's sub-folders (:data:`ROOMS`) of ``root``.
+
+    Symbolic links are not followed (a link is listed as a file and never leads outside).
+    """
+    for room in ROOMS:
+        top = root / room
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for dirpath, _dirnames, filenames in os.walk(top):
+            for name in filenames:
+                yield Path(dirpath), name
+
+
 def _entries(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """Regular files below ``root`` except lock files, temporary files and ``CACHEDIR.TAG``."""
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            if name.endswith(LOCK_SUFFIX) or name.startswith(TEMP_PREFIX) or name == "CACHEDIR.TAG":
-                continue
-            path = Path(dirpath) / name
+    """Regular files in atlascope's sub-folders of ``root`` except lock and temporary files."""
+    for folder, name in _walk(root):
+        if name.endswith(LOCK_SUFFIX) or name.startswith(TEMP_PREFIX):
+            continue
+        path = folder / name
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        yield path, st
+
+
+def _temps(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Temporary (``.part-``) files in atlascope's sub-folders of ``root``."""
+    for folder, name in _walk(root):
+        if name.startswith(TEMP_PREFIX):
+            path = folder / name
             try:
-                st = path.stat()
+                yield path, path.lstat()
             except OSError:
                 continue
-            yield path, st
 
 
 def cache_info() -> dict:
@@ -351,9 +485,12 @@ def cache_info() -> dict:
     -------
     dict
         ``folder`` (pathlib.Path), ``files`` (int, number of cached files), ``bytes`` (int, their
-        total size), ``oldest_access`` and ``newest_access`` (timezone-aware :class:`datetime.datetime`
-        of the least / most recently used file, ``None`` when the cache is empty). Lock and temporary
-        files are not counted.
+        total size), ``temp_files`` and ``temp_bytes`` (int, temporary ``.part-`` files of downloads
+        or writes in progress or killed, and their size), ``stale_temp_files`` (int, those untouched
+        for :data:`STALE_TEMP` s, which :func:`prune_cache` removes), ``oldest_access`` and
+        ``newest_access`` (timezone-aware :class:`datetime.datetime` of the least / most recently
+        used file, ``None`` when the cache is empty). Lock files are not counted. Only atlascope's
+        sub-folders (:data:`ROOMS`) are looked at.
     """
     root = cache_dir()
     count = total = 0
@@ -363,6 +500,9 @@ def cache_info() -> dict:
         total += st.st_size
         oldest = st.st_mtime if oldest is None else min(oldest, st.st_mtime)
         newest = st.st_mtime if newest is None else max(newest, st.st_mtime)
+    now = time.time()
+    temps = list(_temps(root))
+    stale = sum(1 for p, _st in temps if _is_stale_temp(p, now))
 
     def stamp(t: float | None) -> datetime | None:
         return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc)
@@ -371,23 +511,43 @@ def cache_info() -> dict:
         "folder": root,
         "files": count,
         "bytes": total,
+        "temp_files": len(temps),
+        "temp_bytes": sum(st.st_size for _p, st in temps),
+        "stale_temp_files": stale,
         "oldest_access": stamp(oldest),
         "newest_access": stamp(newest),
     }
 
 
 def _remove_empty_dirs(root: Path) -> None:
-    for dirpath, _dirnames, _filenames in sorted(os.walk(root), key=lambda t: -len(t[0])):
-        if Path(dirpath) != root:
-            with contextlib.suppress(OSError):
-                os.rmdir(dirpath)
+    for room in ROOMS:
+        top = root / room
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for dirpath, _dirnames, _filenames in sorted(os.walk(top), key=lambda t: -len(t[0])):
+            if Path(dirpath) != top:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
+
+
+def _remove_orphans(root: Path) -> int:
+    """Remove stale temporary files below ``root``'s sub-folders; returns how many."""
+    now = time.time()
+    n = 0
+    for path, _st in list(_temps(root)):
+        if _is_stale_temp(path, now):
+            discard(path)
+            n += 1
+    return n
 
 
 def prune_cache(max_bytes: int | str) -> list[Path]:
     """Remove least-recently-used cache files until the cache holds at most ``max_bytes``.
 
-    Files whose lock another process holds (a download or extraction in progress) are skipped. Only
-    runs when called; atlascope never prunes on its own.
+    Stale temporary files (orphans of killed downloads or writes) are removed as well. Files whose
+    lock another process holds (a download or extraction in progress) are skipped. Only atlascope's
+    sub-folders (:data:`ROOMS`) of a folder tagged by atlascope are touched. Only runs when called;
+    atlascope never prunes on its own.
 
     Parameters
     ----------
@@ -398,9 +558,17 @@ def prune_cache(max_bytes: int | str) -> list[Path]:
     -------
     list of pathlib.Path
         The removed files, least recently used first.
+
+    Raises
+    ------
+    CacheError
+        The cache folder is not an atlascope cache (:func:`is_atlascope_cache`); nothing is removed.
+    InvalidInputError
+        ``max_bytes`` is not a size.
     """
     limit = parse_size(max_bytes)
-    root = cache_dir()
+    root = _owned_root("prune")
+    orphans = _remove_orphans(root)
     entries = sorted(_entries(root), key=lambda e: e[1].st_mtime)
     total = sum(st.st_size for _p, st in entries)
     removed: list[Path] = []
@@ -420,12 +588,14 @@ def prune_cache(max_bytes: int | str) -> list[Path]:
         total -= st.st_size
         removed.append(path)
     _remove_empty_dirs(root)
-    logger.info("Pruned %d files from %s; %d bytes remain", len(removed), root, total)
+    logger.info(
+        "Pruned %d files and %d orphaned temporary files from %s; %d bytes remain", len(removed), orphans, root, total
+    )
     return removed
 
 
 def clear_cache() -> list[Path]:
-    """Remove every cached file (every file below :func:`cache_dir` whose lock is not held).
+    """Remove every cached file (every file in atlascope's sub-folders whose lock is not held).
 
     Returns
     -------
@@ -435,14 +605,10 @@ def clear_cache() -> list[Path]:
     Raises
     ------
     CacheError
-        The cache folder is the home folder or a file system root (a mistaken ``ATLASCOPE_CACHE``).
+        The cache folder is not an atlascope cache (no ``CACHEDIR.TAG`` written by atlascope), or
+        is the home folder or a file system root (a mistaken ``ATLASCOPE_CACHE``).
     """
-    root = cache_dir()
-    if root == Path.home() or root.parent == root:
-        raise CacheError(
-            f"Refusing to clear {root}: it is the home folder or a file system root. "
-            "Set ATLASCOPE_CACHE to a folder used only by atlascope."
-        )
+    root = _owned_root("clear")
     removed: list[Path] = []
     for path, _st in list(_entries(root)):
         if _is_locked(path):
@@ -451,17 +617,16 @@ def clear_cache() -> list[Path]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            p = Path(dirpath) / name
-            if name.endswith(LOCK_SUFFIX):
-                target = p.with_name(name[: -len(LOCK_SUFFIX)])
-            elif name.startswith(TEMP_PREFIX):
-                target = p.with_name(name[len(TEMP_PREFIX) :].rsplit(".", 1)[0])
-            else:
-                continue
-            if not target.exists() and not _is_locked(target):
-                discard(p)
+    for folder, name in list(_walk(root)):
+        p = folder / name
+        if name.endswith(LOCK_SUFFIX):
+            target = p.with_name(name[: -len(LOCK_SUFFIX)])
+        elif name.startswith(TEMP_PREFIX):
+            target = p.with_name(name[len(TEMP_PREFIX) :].rsplit(".", 1)[0])
+        else:
+            continue
+        if not target.exists() and not _is_locked(target):
+            discard(p)
     _remove_empty_dirs(root)
     logger.info("Removed %d files from %s", len(removed), root)
     return removed
@@ -513,6 +678,8 @@ def parse_size(text: int | str) -> int:
     if isinstance(text, bool):
         raise InvalidInputError(f"{text!r} is not a size; give bytes or a string like '2GB'.")
     if isinstance(text, int):
+        if text > 2**63:
+            raise InvalidInputError(f"{text!r} is too large a size; give at most 8 EiB (e.g. '2TB').")
         value, unit = float(text), ""
     else:
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
@@ -524,7 +691,10 @@ def parse_size(text: int | str) -> int:
         value, unit = float(m.group(1)), m.group(2).lower()
     if value < 0:
         raise InvalidInputError(f"{text!r} is negative; a size must be at least 0 bytes.")
-    return int(round(value * _UNITS[unit]))
+    value *= _UNITS[unit]
+    if not math.isfinite(value) or value > 2**63:
+        raise InvalidInputError(f"{text!r} is too large a size; give at most 8 EiB (e.g. '2TB').")
+    return int(round(value))
 
 
 def copy_atomic(source: Path, target: Path) -> Path:

@@ -13,7 +13,12 @@ Order of look-up for an http(s) URL:
 Retries: up to :data:`atlascope.retrieval.http.MAX_ATTEMPTS` attempts per source, with exponential
 backoff honouring ``Retry-After``, on network errors, truncated bodies, HTTP 408/425/429/5xx. A
 validation failure (corrupt gzip, HTML instead of NIfTI, wrong hash...) is retried once, then raises
-:class:`~atlascope.errors.IntegrityError`. HTTP 404 and other 4xx raise at once.
+:class:`~atlascope.errors.IntegrityError`. HTTP 404 and other 4xx raise at once. All attempts at one
+source share a total deadline (``ATLASCOPE_DEADLINE``, :func:`~atlascope.retrieval.http.deadline_seconds`).
+
+A caller may add its own content ``check`` (e.g. a neuroglancer chunk must decode to its expected
+size): it runs before a download enters the cache and on every cache or mirror hit; a cached entry
+failing it is evicted and downloaded again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -40,7 +46,16 @@ from .cache import commit, discard, entry_path, file_lock, new_temp, remove_stal
 from .mirror import mirror_file, mirror_setting, mirror_url, offline
 from .validate import ValidationFailed, check_kind, sha256_of, validate_file
 
-__all__ = ["fetch", "fetch_json", "fetch_text", "fetch_bytes", "NotAtSourceError", "INTEGRITY_ATTEMPTS"]
+__all__ = [
+    "fetch",
+    "fetch_json",
+    "fetch_text",
+    "fetch_bytes",
+    "fetch_parsed",
+    "evict",
+    "NotAtSourceError",
+    "INTEGRITY_ATTEMPTS",
+]
 
 #: Downloads of one source whose content fails validation before IntegrityError is raised.
 INTEGRITY_ATTEMPTS = 2
@@ -142,6 +157,7 @@ def _download(
     size: int | None,
     sha256: str | None,
     desc: str | None,
+    check: Callable[[Path], None] | None = None,
 ) -> Path:
     """Download ``source`` into the cache entry ``target`` with retries and validation.
 
@@ -149,6 +165,8 @@ def _download(
     called with ``target``'s lock held.
     """
     mirror = f" (mirror of {url})" if source != url else ""
+    allowed = http.deadline_seconds()
+    deadline = time.monotonic() + allowed
     integrity_failures = 0
     last, last_was_integrity = "", False
     for attempt in range(1, http.MAX_ATTEMPTS + 1):
@@ -157,8 +175,12 @@ def _download(
         try:
             logger.debug("Downloading %s (attempt %d)", source, attempt)
             with open(temp, "wb") as fh:
-                info = http.download_once(source, fh, desc=desc, binary=kind not in ("json", "text"))
+                info = http.download_once(
+                    source, fh, desc=desc, binary=kind not in ("json", "text"), deadline=deadline
+                )
             validate_file(temp, kind=kind, size=size, sha256=sha256, content_type=info.content_type)
+            if check is not None:
+                check(temp)
             commit(temp, target)
             size_mb = target.stat().st_size / 1e6
             level = logging.INFO if size_mb > 5 else logging.DEBUG
@@ -166,6 +188,8 @@ def _download(
             return target
         except http.PermanentHTTPError as exc:
             raise _permanent(source, url, exc) from None
+        except http.DeadlineExceeded as exc:
+            raise RetrievalError(_deadline_message(source, mirror, allowed, str(exc))) from None
         except http.TransientHTTPError as exc:
             last, last_was_integrity, retry_after = exc.reason, False, exc.retry_after
         except (ValidationFailed, http.ContentDecodingFailed) as exc:
@@ -193,6 +217,8 @@ def _download(
             discard(temp)
         if attempt < http.MAX_ATTEMPTS:
             delay = http.retry_delay(attempt, retry_after)
+            if time.monotonic() + delay > deadline:
+                raise RetrievalError(_deadline_message(source, mirror, allowed, f"last attempt: {last}"))
             logger.warning(
                 "%s%s: %s; retrying in %.2f s (attempt %d of %d)",
                 source,
@@ -210,6 +236,25 @@ def _download(
     )
 
 
+def _deadline_message(source: str, mirror: str, allowed: float, detail: str) -> str:
+    return (
+        f"Downloading {source}{mirror} took longer than the total deadline of {allowed:.0f} s ({detail}); "
+        "nothing was cached. Raise ATLASCOPE_DEADLINE (seconds) for slow connections, check the network, "
+        f"or {_MIRROR_HINT}."
+    )
+
+
+def _passes(check: Callable[[Path], None] | None, path: Path) -> str | None:
+    """``None`` if ``check`` accepts ``path`` (or there is no check), else why not."""
+    if check is None:
+        return None
+    try:
+        check(path)
+    except ValidationFailed as exc:
+        return str(exc)
+    return None
+
+
 def fetch(
     url: str | os.PathLike,
     *,
@@ -217,6 +262,7 @@ def fetch(
     sha256: str | None = None,
     size: int | None = None,
     desc: str | None = None,
+    check: Callable[[Path], None] | None = None,
 ) -> Path:
     """Path of a validated local copy of ``url``.
 
@@ -234,6 +280,10 @@ def fetch(
         Expected size in bytes; checked on download and on every cache or mirror hit.
     desc : str, optional
         Label of the progress bar (large files only).
+    check : callable, optional
+        ``check(path)`` raises :class:`~atlascope.retrieval.validate.ValidationFailed` when the
+        content is unusable; run before a download is cached and on every cache or mirror hit (a
+        cached entry that fails is evicted and downloaded again).
 
     Returns
     -------
@@ -264,18 +314,26 @@ def fetch(
     url = str(url)
     kind = check_kind(kind, url)
     target = entry_path(url)
-    if _cached(target, url, size, sha256):
+    if _cached(target, url, size, sha256) and _usable(target, url, check):
         return target
     setting = mirror_setting()
     if isinstance(setting, Path):
         found = _from_mirror_folder(url, setting, size, sha256)
         if found is not None:
-            return found
+            problem = _passes(check, found)
+            if problem is None:
+                return found
+            if offline():
+                raise IntegrityError(
+                    f"The mirror copy {found} of {url} is unusable ({problem}). Rebuild the mirror "
+                    "(`atlascope mirror`), or unset ATLASCOPE_OFFLINE to download the file."
+                )
+            logger.warning("The mirror copy %s of %s is unusable (%s); using the original URL", found, url, problem)
     with file_lock(target):
-        if _cached(target, url, size, sha256):
+        if _cached(target, url, size, sha256) and _usable(target, url, check):
             return target
         remove_stale_temps(target)
-        options = {"url": url, "kind": kind, "size": size, "sha256": sha256, "desc": desc}
+        options = {"url": url, "kind": kind, "size": size, "sha256": sha256, "desc": desc, "check": check}
         if isinstance(setting, str):
             source = mirror_url(url, setting)
             try:
@@ -293,6 +351,63 @@ def fetch(
         if offline():
             raise OfflineError(_offline_message(url, target, setting))
         return _download(url, target, **options)
+
+
+def _usable(target: Path, url: str, check: Callable[[Path], None] | None) -> bool:
+    """Whether a cached entry passes ``check``; a failing entry is evicted (and later fetched again)."""
+    problem = _passes(check, target)
+    if problem is None:
+        return True
+    logger.warning("The cached copy %s of %s is unusable (%s); evicting it and downloading again", target, url, problem)
+    discard(target)
+    return False
+
+
+def evict(url: str | os.PathLike) -> None:
+    """Remove the cache entry of an http(s) ``url`` (e.g. one that failed to parse); local paths are kept."""
+    if _local_path(url) is None:
+        discard(entry_path(str(url)))
+
+
+def fetch_parsed(url: str | os.PathLike, parse: Callable[[Path], object], errors: tuple, **options) -> object:
+    """``parse(fetch(url))``; a cached entry that fails to parse is evicted and fetched again once.
+
+    Parameters
+    ----------
+    url : str or path-like
+        See :func:`fetch`.
+    parse : callable
+        Reads the local file, raising one of ``errors`` when its content is unusable.
+    errors : tuple of exception types
+        The failures that mean "corrupt content" (e.g. ``ValueError, UnicodeDecodeError``).
+    **options
+        Passed to :func:`fetch`.
+
+    Raises
+    ------
+    IntegrityError
+        A downloaded file still fails to parse after being fetched again.
+    InvalidInputError
+        A local file or a mirror copy fails to parse (it cannot be fetched again).
+    """
+    path = fetch(url, **options)
+    try:
+        return parse(path)
+    except errors as exc:
+        first = exc
+    if _local_path(url) is not None or path != entry_path(str(url)):
+        raise InvalidInputError(f"{url} (at {path}) cannot be read ({first}); check or replace the file.") from first
+    logger.warning("The cached copy %s of %s cannot be read (%s); fetching it again", path, url, first)
+    evict(url)
+    path = fetch(url, **options)
+    try:
+        return parse(path)
+    except errors as exc:
+        discard(path)
+        raise IntegrityError(
+            f"{url} cannot be read even after downloading it again ({exc}); nothing was kept in the cache. "
+            f"Check the URL, try again later, or {_MIRROR_HINT}."
+        ) from exc
 
 
 def _offline_message(url: str, target: Path, setting: Path | str | None) -> str:
@@ -329,17 +444,13 @@ def fetch_text(url: str | os.PathLike, *, encoding: str = "utf-8", **options) ->
     Raises
     ------
     InvalidInputError
-        The content does not decode with ``encoding``.
+        A local file or mirror copy does not decode with ``encoding``.
+    IntegrityError
+        A downloaded file does not decode even after it was evicted and fetched again.
     """
     if options.get("kind") is None and check_kind(None, str(url)) == "bytes":
         options["kind"] = "text"
-    path = fetch(url, **options)
-    try:
-        return path.read_text(encoding=encoding)
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"{url} (stored at {path}) is not {encoding} text ({exc}); pass the right encoding."
-        ) from exc
+    return fetch_parsed(url, lambda p: p.read_text(encoding=encoding), (UnicodeDecodeError,), **options)
 
 
 def fetch_json(url: str | os.PathLike, **options) -> object:
@@ -348,12 +459,13 @@ def fetch_json(url: str | os.PathLike, **options) -> object:
     Raises
     ------
     InvalidInputError
-        A local file is not valid JSON (downloaded files are validated before they are cached).
+        A local file or mirror copy is not valid JSON (downloads are validated before they are
+        cached; a cached entry that fails is evicted and fetched again once).
     """
     options.setdefault("kind", "json")
-    path = fetch(url, **options)
-    try:
+
+    def parse(path: Path) -> object:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{url} (at {path}) is not valid JSON ({exc}); check the file.") from exc
+
+    return fetch_parsed(url, parse, (ValueError, UnicodeDecodeError), **options)

@@ -7,7 +7,8 @@ This module performs single attempts (:func:`download_once`) and classifies what
 * :class:`PermanentHTTPError` — retrying cannot help: HTTP 404/410 and other 4xx;
 * :class:`ContentDecodingFailed` — the body's ``Content-Encoding`` could not be decoded (counted as
   a validation failure by the caller);
-* :class:`LocalWriteError` — the destination could not be written (a cache problem, not a network one).
+* :class:`LocalWriteError` — the destination could not be written (a cache problem, not a network one);
+* :class:`DeadlineExceeded` — the download ran past its total deadline (``ATLASCOPE_DEADLINE``).
 
 The retry loop itself lives in :mod:`atlascope.retrieval.fetching`, which also validates content.
 The module constants below are read at call time; tests may monkeypatch them (e.g. a small
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from ..commons import progress_enabled
 from ..errors import InvalidInputError
+from .cache import env_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -43,6 +45,8 @@ __all__ = [
     "PermanentHTTPError",
     "ContentDecodingFailed",
     "LocalWriteError",
+    "DeadlineExceeded",
+    "deadline_seconds",
     "ResponseInfo",
     "get_session",
     "timeouts",
@@ -64,8 +68,10 @@ BACKOFF_MAX = 10.0
 RETRY_AFTER_CAP = 30.0
 #: Bodies larger than this (bytes) show a progress bar when progress bars are enabled.
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024
-#: Bytes read per chunk when streaming a body to disk.
-CHUNK_BYTES = 1024 * 1024
+#: Bytes read per chunk when streaming a body to disk (the total deadline is checked between chunks).
+CHUNK_BYTES = 64 * 1024
+#: Default total seconds one download of one source may take, retries included (``ATLASCOPE_DEADLINE``).
+DEADLINE = 1800.0
 
 _session: requests.Session | None = None
 _session_pid: int | None = None
@@ -111,6 +117,24 @@ class PermanentHTTPError(Exception):
 
 class ContentDecodingFailed(Exception):
     """The body's ``Content-Encoding`` (gzip/deflate) did not decode."""
+
+
+class DeadlineExceeded(Exception):
+    """The download ran past its total deadline (:func:`deadline_seconds`); not worth retrying."""
+
+
+def deadline_seconds() -> float:
+    """Total seconds one download may take (retries included): ``$ATLASCOPE_DEADLINE`` or :data:`DEADLINE`.
+
+    ``ATLASCOPE_TIMEOUT`` bounds the wait between two packets; this bounds the whole download, so
+    that a server trickling a few bytes at a time cannot hold a fetch forever.
+
+    Raises
+    ------
+    InvalidInputError
+        ``ATLASCOPE_DEADLINE`` is not a positive number.
+    """
+    return env_seconds("ATLASCOPE_DEADLINE", DEADLINE)
 
 
 class LocalWriteError(Exception):
@@ -245,7 +269,14 @@ def _status_text(response: requests.Response) -> str:
     return f"HTTP {response.status_code} {response.reason or ''}".rstrip()
 
 
-def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary: bool = True) -> ResponseInfo:
+def download_once(
+    url: str,
+    dest: IO[bytes],
+    *,
+    desc: str | None = None,
+    binary: bool = True,
+    deadline: float | None = None,
+) -> ResponseInfo:
     """One GET of ``url``, streaming the body into ``dest``.
 
     Parameters
@@ -261,6 +292,9 @@ def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary:
         that an already compressed file (``.nii.gz``, ``.zip``) is stored byte for byte. A body
         compressed anyway is decoded, except a ``.gz`` file labelled ``Content-Encoding: gzip``,
         which is stored as sent (see :func:`_keep_encoded`).
+    deadline : float, optional
+        :func:`time.monotonic` value after which the body is abandoned (checked between chunks of
+        :data:`CHUNK_BYTES`), raising :class:`DeadlineExceeded`.
 
     Returns
     -------
@@ -268,7 +302,7 @@ def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary:
 
     Raises
     ------
-    TransientHTTPError, PermanentHTTPError, ContentDecodingFailed, LocalWriteError
+    TransientHTTPError, PermanentHTTPError, ContentDecodingFailed, LocalWriteError, DeadlineExceeded
         See the module documentation.
     InvalidInputError
         ``url`` is malformed.
@@ -277,8 +311,14 @@ def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary:
     import urllib3
 
     headers = {"Accept-Encoding": "identity"} if binary else {}
+    connect, read = timeouts()
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the total deadline passed before the request")
+        connect, read = min(connect, left), min(read, left)
     try:
-        with get_session().get(url, stream=True, timeout=timeouts(), headers=headers) as r:
+        with get_session().get(url, stream=True, timeout=(connect, read), headers=headers) as r:
             if not 200 <= r.status_code < 300:
                 text = _status_text(r)
                 if r.status_code in (408, 425, 429) or r.status_code >= 500:
@@ -315,6 +355,8 @@ def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary:
                     written += len(chunk)
                     if bar is not None:
                         bar.update(len(chunk))
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise DeadlineExceeded(f"the body was still arriving ({written} bytes so far)")
             finally:
                 if bar is not None:
                     bar.close()
@@ -332,7 +374,8 @@ def download_once(url: str, dest: IO[bytes], *, desc: str | None = None, binary:
         raise ContentDecodingFailed(f"the body's Content-Encoding does not decode ({exc})") from exc
     except requests.exceptions.Timeout as exc:
         raise TransientHTTPError(
-            f"timed out ({type(exc).__name__}; set ATLASCOPE_TIMEOUT to wait longer)"
+            f"timed out ({type(exc).__name__}; ATLASCOPE_TIMEOUT sets the wait between packets, "
+            "ATLASCOPE_DEADLINE the total time of a download)"
         ) from exc
     except requests.exceptions.ChunkedEncodingError as exc:
         raise TransientHTTPError(f"connection broken mid-body ({_short(exc)})") from exc

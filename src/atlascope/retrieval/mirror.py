@@ -14,8 +14,15 @@ Mapping of a URL to its path in the mirror (:func:`mirror_relpath`), determinist
   dropped; a path ending in ``/`` gets the file name ``index``.
 * A query string is kept in the file name, percent-encoded with nothing safe: ``a/b.json?x=1&y=2``
   becomes ``a/b.json%3Fx%3D1%26y%3D2``. The fragment is dropped.
+* A segment longer than 200 bytes (UTF-8; Allen API queries reach 690) is shortened to a readable
+  prefix and a hash of the whole segment (:func:`atlascope.retrieval.cache.fit_name`), because file
+  systems refuse names over 255 bytes; builder and reader both compute it here.
 * Segments equal to ``..``, holding ``\\`` or NUL, and paths that leave the mirror root after
-  normalisation are refused with :class:`~atlascope.errors.InvalidInputError`.
+  normalisation are refused with :class:`~atlascope.errors.InvalidInputError`. So are paths whose
+  existing parts are symbolic links leading outside the mirror folder, for reading and writing.
+
+``manifest.json`` is atlascope's only when it maps http(s) URLs to ``{"path", "size", "sha256"}``
+entries; a folder holding any other ``manifest.json`` is refused as a mirror target (never rewritten).
 
 In an http(s) mirror every segment is percent-encoded again, so ``MIRROR_URL/HOST/a/b.json%253Fx...``
 is asked for, which a plain static file server maps back to the same file name.
@@ -41,6 +48,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ..commons import logger
 from ..commons import progress as progress_bar
 from ..errors import InvalidInputError, RetrievalError
+from .cache import fit_name
 
 __all__ = [
     "offline",
@@ -116,6 +124,7 @@ def mirror_relpath(url: str) -> PurePosixPath:
         segments.append("index")
     if parts.query:
         segments[-1] += quote("?" + parts.query, safe="")
+    segments = [fit_name(seg) for seg in segments]
     rel = PurePosixPath(host, *segments)
     normal = posixpath.normpath(str(rel))
     if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
@@ -124,11 +133,18 @@ def mirror_relpath(url: str) -> PurePosixPath:
 
 
 def _inside(root: Path, rel: PurePosixPath) -> Path:
-    """``root/rel``, refusing results that leave ``root`` after normalisation."""
+    """``root/rel``, refusing results that leave ``root`` after normalisation or through symbolic links."""
     root_n = os.path.normpath(os.path.abspath(root))
     full = os.path.normpath(os.path.join(root_n, *rel.parts))
     if os.path.commonpath([root_n, full]) != root_n or full == root_n:
         raise InvalidInputError(f"Refusing the mirror path {rel}: it leaves the mirror folder {root}.")
+    real_root = os.path.realpath(root_n)
+    real = os.path.realpath(full)
+    if os.path.commonpath([real_root, real]) != real_root or real == real_root:
+        raise InvalidInputError(
+            f"Refusing the mirror path {full}: a symbolic link in it leads outside the mirror folder {root} "
+            f"(to {real}). Replace the link by the file or folder itself."
+        )
     return Path(full)
 
 
@@ -153,9 +169,23 @@ def _read_manifest(root: Path) -> dict:
         raise InvalidInputError(
             f"The mirror manifest {path} cannot be read ({exc}); delete it and run build_mirror again."
         ) from exc
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"The mirror manifest {path} is not a JSON object; delete it and rebuild.")
+    if not isinstance(data, dict) or not all(_is_entry(url, entry) for url, entry in data.items()):
+        raise InvalidInputError(
+            f"{path} is not an atlascope mirror manifest (it must map http(s) URLs to path/size/sha256 "
+            "entries), so the folder is not an atlascope mirror and is left untouched. Choose another "
+            "(new or empty) folder for the mirror."
+        )
     return data
+
+
+def _is_entry(url: object, entry: object) -> bool:
+    """Whether ``url: entry`` is a manifest entry as :func:`build_mirror` writes it."""
+    return (
+        isinstance(url, str)
+        and url.startswith(("http://", "https://"))
+        and isinstance(entry, dict)
+        and {"path", "size", "sha256"} <= entry.keys()
+    )
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:
@@ -197,13 +227,20 @@ def build_mirror(urls: Iterable[str], out_dir: str | os.PathLike, *, progress: b
     ------
     RetrievalError
         After trying all URLs, when some could not be fetched; the message lists them.
+    InvalidInputError
+        ``out_dir`` holds a ``manifest.json`` that atlascope did not write (nothing is written).
+        URLs whose path would leave the folder (``..``, a symbolic link leading outside) are
+        refused and listed among the failures.
     """
     from .cache import copy_atomic
     from .fetching import fetch
     from .validate import sha256_of
 
     root = Path(out_dir).expanduser().absolute()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot create the mirror folder {root}: {exc.strerror or exc}.") from exc
     manifest = _read_manifest(root)
     todo = list(dict.fromkeys(str(u) for u in urls))
     items = progress_bar(todo, desc="mirror", total=len(todo), unit="file") if progress else todo

@@ -12,7 +12,8 @@ nifti     NIfTI-1/2 header parses (nibabel), and the (decompressed) file holds a
 gzip      the gzip stream decodes to its end (CRC and length checked)
 json      ``json.load`` succeeds (UTF-8)
 zip       ``zipfile.ZipFile(...).testzip()`` is ``None`` (every member's CRC matches)
-text      not HTML; no further check (encodings vary)
+text      not HTML; decodes as UTF-8 (a BOM allowed), holds no NUL byte, and tab- or
+          comma-separated text parses with :mod:`csv` in strict mode (balanced quotes)
 bytes     size and hash only
 ========  ==================================================================================
 
@@ -22,6 +23,7 @@ A failure raises :class:`ValidationFailed` with the reason; the caller turns it 
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import io
@@ -118,6 +120,24 @@ def _check_json(path: Path) -> None:
             json.load(fh)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ValidationFailed(f"the file is not valid JSON ({exc})") from exc
+
+
+def _check_text(path: Path) -> None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(f"the text is not UTF-8 ({exc}) — probably corrupted in transit") from exc
+    if "\x00" in text:
+        raise ValidationFailed("the text holds NUL bytes — probably corrupted in transit")
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first else "," if "," in first else None
+    if delimiter is None:
+        return
+    try:
+        for _row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        raise ValidationFailed(f"the table does not parse ({exc})") from exc
 
 
 def _check_zip(path: Path) -> None:
@@ -228,3 +248,5 @@ def validate_file(
         _check_json(path)
     elif kind == "zip":
         _check_zip(path)
+    elif kind == "text":
+        _check_text(path)

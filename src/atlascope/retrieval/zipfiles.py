@@ -3,7 +3,9 @@
 :func:`zip_member` returns a member's bytes straight from the cached archive; :func:`zip_member_path`
 extracts a member once into ``cache_dir()/extracted/<archive entry name>/<member>`` (atomically, under
 a lock) for code that needs a file name. Member names that are absolute, carry a drive letter or
-contain ``..`` segments are refused before the archive is even opened.
+contain ``..`` segments are refused before the archive is even opened; so are members nested more
+than :data:`MAX_DEPTH` folders deep for extraction (a file system cannot hold them), and long
+segments are shortened as in mirrors (:func:`~atlascope.retrieval.cache.fit_name`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from ..errors import IntegrityError, InvalidInputError, NotFoundError
-from .cache import cache_dir, commit, discard, entry_path, file_lock, new_temp, touch
+from ..errors import CacheError, IntegrityError, InvalidInputError, NotFoundError
+from .cache import cache_dir, commit, discard, entry_path, file_lock, fit_name, new_temp, os_problem, touch
 from .fetching import fetch
 
 __all__ = ["zip_member", "zip_member_path", "zip_members"]
 
 #: How many available member names a NotFoundError lists.
 LISTED_NAMES = 10
+#: Deepest folder nesting of a member that :func:`zip_member_path` extracts.
+MAX_DEPTH = 64
 
 
 def _safe_member(member: str) -> PurePosixPath:
@@ -135,19 +139,27 @@ def zip_member_path(url: str | os.PathLike, member: str) -> Path:
     Raises
     ------
     InvalidInputError
-        The member name is absolute or contains ``..``.
+        The member name is absolute, contains ``..`` or is nested over :data:`MAX_DEPTH` folders.
     NotFoundError
         No such member; the message lists some available names.
     """
     name = _safe_member(member)
+    if len(name.parts) > MAX_DEPTH:
+        raise InvalidInputError(
+            f"Refusing to extract the zip member {str(member)[:80]!r}...: it is nested {len(name.parts) - 1} "
+            f"folders deep (at most {MAX_DEPTH} are extracted). Read it with zip_member(url, member) instead."
+        )
     text = str(url)
     folder = cache_dir() / "extracted" / _archive_key(url)
-    target = folder.joinpath(*name.parts)
+    target = folder.joinpath(*(fit_name(p) for p in name.parts))
     if target.is_file():
         touch(target)
         return target
     archive = fetch(url, kind="zip")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"Cannot create {target.parent}: {os_problem(exc)}") from exc
     with file_lock(target):
         if target.is_file():
             touch(target)
