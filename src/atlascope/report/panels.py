@@ -68,6 +68,7 @@ def feature_panels(
     except (ImportError, AttributeError):
         getter = None
     panels = []
+    dead: dict[str, str] = {}  # feature types whose data could not be read: not asked again
     for n, region in enumerate(regions):
         panel: dict[str, Any] = {
             "region": str(region),
@@ -81,6 +82,9 @@ def feature_panels(
             panel["notes"].append("features: this installation has no atlascope.features module")
             continue
         for ftype in feature_types:
+            if ftype in dead:
+                panel["notes"].append(dead[ftype])
+                continue
             try:
                 found = list(getter(region, ftype, **FEATURE_QUERY_ARGS.get(ftype, {})) or [])
             except AtlascopeError as exc:
@@ -95,7 +99,12 @@ def feature_panels(
                 continue
             for feat in found[:max_per_type]:
                 png = out / f"feature_{n}_{len(panel['features'])}.png"
-                panel["features"].append(_feature_entry(feat, ftype, png if plots else None))
+                try:
+                    panel["features"].append(_feature_entry(feat, ftype, png if plots else None))
+                except AtlascopeError as exc:
+                    dead[ftype] = f"{ftype}: not available offline (its data could not be read: {exc})"
+                    panel["notes"].append(dead[ftype])
+                    break
         panel["available"] = bool(panel["features"])
     return panels
 
@@ -143,6 +152,15 @@ def _feature_entry(feat: Any, ftype: str, png: Path | None) -> dict[str, Any]:
         "table": None,
     }
     try:
+        data = feat.data  # AtlascopeError (e.g. a live service that did not answer): not available
+    except AtlascopeError:
+        raise
+    except Exception as exc:
+        logger.warning("Feature %s has no data table: %s", entry["name"], exc)
+        data = None
+    if isinstance(data, pd.DataFrame):
+        entry["table"] = _table(data)
+    try:
         entry["citation"] = str(feat.cite()) if hasattr(feat, "cite") else ""
     except Exception as exc:
         logger.warning("Feature %s gave no citation: %s", entry["name"], exc)
@@ -157,10 +175,4 @@ def _feature_entry(feat: Any, ftype: str, png: Path | None) -> dict[str, Any]:
         except Exception as exc:
             plt.close("all")
             logger.warning("Feature %s could not be plotted: %s", entry["name"], exc)
-    try:
-        data = feat.data
-        if isinstance(data, pd.DataFrame):
-            entry["table"] = _table(data)
-    except Exception as exc:
-        logger.warning("Feature %s has no data table: %s", entry["name"], exc)
     return entry
