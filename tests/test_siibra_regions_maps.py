@@ -101,3 +101,71 @@ def test_region_assign_locations(v1_left):
     assert len(inside) == 1 and inside["region"].iloc[0] is v1_left and inside["map value"].iloc[0] > 0
     assert len(v1_left.assign(siibra.Point((9, -85, 4), "mni152"))) == 0
     assert v1_left.assign(v1_left.parent) == "contained"
+
+
+# -------------------------------------------------------------------- maps
+@pytest.fixture(scope="module")
+def pmaps():
+    return siibra.get_map("julich fsl", "mni152", maptype="statistical")
+
+
+@pytest.fixture(scope="module")
+def lmap():
+    return siibra.get_map("julich fsl", "mni152", maptype="labelled")
+
+
+def test_statistical_fetch_index_is_one_region(pmaps):
+    i = pmaps.get_index("hOc1 left")
+    img = pmaps.fetch(index=i.volume)
+    assert img.shape == pmaps.shape and np.allclose(img.affine, pmaps.affine)
+    np.testing.assert_array_equal(np.asanyarray(img.dataobj), np.asanyarray(pmaps.fetch(region="hOc1 left").dataobj))
+    np.testing.assert_array_equal(np.asanyarray(pmaps.fetch(index=i).dataobj), np.asanyarray(img.dataobj))
+    assert set(pmaps.find_indices("hOc1").values()) == {
+        "GM Visual cortex V1 BA17 left",
+        "GM Visual cortex V1 BA17 right",
+    }
+    with pytest.raises(siibra.errors.AmbiguousNameError, match="find_indices"):
+        pmaps.get_index("hOc1")
+    with pytest.raises(siibra.errors.InvalidInputError, match="out of range"):
+        pmaps.fetch(index=len(pmaps.columns))
+    with pytest.raises(siibra.errors.InvalidInputError, match="fragment"):
+        pmaps.fetch(region="hOc1 left", fragment="left")
+    first = next(pmaps.fetch_iter())
+    np.testing.assert_array_equal(np.asanyarray(first.dataobj), np.asanyarray(pmaps.fetch(index=0).dataobj))
+
+
+def test_labelled_map_labels_volume_and_colorize(lmap):
+    labels = lmap.labels
+    whole = np.asanyarray(lmap.fetch().dataobj)
+    assert set(np.unique(whole).tolist()) - {0} <= set(labels)
+    assert len(list(lmap.fetch_iter())) == len(lmap.volumes)
+    i = lmap.get_index("hOc1 left")
+    assert i.label in labels
+    vol = lmap.get_volume(region="hOc1 left")
+    mask = np.asanyarray(vol.fetch().dataobj).astype(bool)
+    painted = np.asanyarray(lmap.colorize({"hOc1 left": 3.5, "hOc2": -1.0}).fetch().dataobj)
+    assert (painted[mask] == 3.5).all()
+    hoc2 = np.asanyarray(lmap.fetch(region="hOc2").dataobj).astype(bool)
+    assert (painted[hoc2] == -1.0).all() and (painted[~(mask | hoc2)] == 0).all()
+    with pytest.raises(siibra.errors.InvalidInputError, match="numbers"):
+        lmap.colorize({"hOc1 left": "high"})
+    cmap = lmap.get_colormap()
+    rgb = lmap.get_region("hOc1 left").rgb
+    if rgb is not None:
+        np.testing.assert_allclose(cmap(i.label)[:3], np.asarray(rgb[:3]) / 255)
+    assert cmap.N == max(labels) + 1
+
+
+def test_map_centroids_samples_and_template(lmap, pmaps):
+    cents = lmap.compute_centroids()
+    mask = np.asanyarray(lmap.fetch(region="hOc1 left").dataobj).astype(bool)
+    c = cents["GM Visual cortex V1 BA17 left"]
+    ijk = np.round(np.c_[c.coordinates, [1]] @ np.linalg.inv(lmap.affine).T)[:, :3].astype(int)
+    assert mask[tuple(ijk.T)].all()
+    pts = pmaps.sample_locations("hOc1 left", 50, rng=1)
+    assert len(pts) == 50
+    vals = pmaps.get_volume(region="hOc1 left").evaluate_points(pts)
+    assert (vals > 0).all()
+    tpl = pmaps.get_resampled_template().fetch()
+    assert tpl.shape == pmaps.shape and np.allclose(tpl.affine, pmaps.affine)
+    assert np.asanyarray(tpl.dataobj).max() > 0

@@ -217,8 +217,14 @@ class Map:
         return self._index
 
     # ---------------------------------------------------------------- fetch
-    def fetch(self, region: str | Region | None = None, index: int | None = None) -> nib.Nifti1Image:
-        """An image of the map or of one region.
+    def fetch(
+        self,
+        region: str | Region | None = None,
+        index: int | MapIndex | None = None,
+        fragment: str | None = None,
+        **kwargs: Any,
+    ) -> nib.Nifti1Image:
+        """An image of the map, of one of its volumes, or of one region.
 
         Parameters
         ----------
@@ -226,28 +232,242 @@ class Map:
             Statistical maps: the region's probability map; a parent without a map of its own
             gives the voxel-wise maximum of its children. Labelled maps: a 0/1 mask of the region
             (the union of its children for a parent).
-        index : int, optional
-            Volume number, for the whole labelled volume (default 0) of a labelled map.
+        index : int or MapIndex, optional
+            A MapIndex (from :meth:`get_index`) stands for its region. An int, without ``region``:
+            volume number ``index`` — for a labelled map its whole labelled
+            volume (default 0), for a statistical map the one probability map of that number (the
+            ``volume`` column of assignment tables; see :meth:`get_index`).
+        fragment : str, optional
+            Only the entries of that fragment (e.g. ``"left"``), for maps that store hemispheres
+            as separate fragments; with a labelled map and no region, the voxels of that fragment.
+        **kwargs
+            Passed to ``Volume.fetch`` (``voi=``, ``resolution_mm=``) for whole labelled volumes.
 
         Returns
         -------
         nibabel.Nifti1Image
+
+        Raises
+        ------
+        InvalidInputError
+            A statistical map without region or index, an index out of range, an unknown fragment.
         """
-        if region is None:
-            if self.maptype == "statistical" and index is None:
+        if isinstance(index, MapIndex):  # one entry (get_index): its map, or its 0/1 mask when labelled
+            if not 0 <= index.volume < len(self.columns):
+                raise InvalidInputError(f"{index} is not an entry of {self.name!r}; use get_index(region).")
+            region = self.columns[index.volume][0] if region is None else region
+            index = None
+        if index is not None and (isinstance(index, bool) or not isinstance(index, Integral)):
+            raise InvalidInputError(f"index must be a whole volume number, got {index!r}.")
+        if region is None and index is None and fragment is None:
+            if self.maptype == "statistical":
                 raise InvalidInputError(
-                    f"{self.name!r} is statistical: pass region=... (one probability map per region)."
+                    f"{self.name!r} is statistical: pass region=... or index=... (one probability map "
+                    "per region)."
                 )
-            return self.volumes[index or 0].fetch()
-        cols = self._columns_for(region)
+            return self.volumes[0].fetch(**kwargs)
+        if region is None and fragment is None and self.is_labelled:
+            if not 0 <= index < len(self.volumes):
+                raise InvalidInputError(
+                    f"{self.name!r} has {len(self.volumes)} labelled volume(s); index {index} is out of range."
+                )
+            return self.volumes[index].fetch(**kwargs)
+        if kwargs:
+            raise InvalidInputError(
+                f"fetch(region=/index=/fragment=) of a map does not take {sorted(kwargs)}; fetch the image "
+                "and crop it, or use get_volume(...).fetch(voi=...)."
+            )
+        if region is not None:
+            cols = self._columns_for(region)
+        elif index is not None:
+            if not 0 <= index < len(self.columns):
+                raise InvalidInputError(
+                    f"{self.name!r} has {len(self.columns)} maps (indices 0..{len(self.columns) - 1}); "
+                    f"index {index} is out of range."
+                )
+            cols = [int(index)]
+        else:
+            cols = list(range(len(self.columns)))
+        if fragment is not None:
+            want = str(fragment).lower()
+            cols = [c for c in cols if (self.columns[c][1].fragment or "").lower() == want]
+            if not cols:
+                known = sorted({e.fragment for _n, e in self.columns if e.fragment}) or ["none"]
+                raise InvalidInputError(
+                    f"No entry of fragment {fragment!r} in {self.name!r}; its fragments: {', '.join(known)}."
+                )
         shape, affine = self.grid
         idx = self.sparse_index
-        arr = idx.column_array(cols[0]) if len(cols) == 1 else idx.columns_max_array(cols)
-        if self.maptype == "labelled":
-            arr = (arr > 0).astype(np.uint8)
+        if region is None and index is None and self.is_labelled:
+            arr = np.zeros(shape, np.int32)
+            for c in cols:
+                arr[idx.column_array(c) > 0] = int(self.columns[c][1].label or 0)
+        else:
+            arr = idx.column_array(cols[0]) if len(cols) == 1 else idx.columns_max_array(cols)
+            if self.maptype == "labelled":
+                arr = (arr > 0).astype(np.uint8)
         img = nib.Nifti1Image(arr, affine)
         img.header.set_xyzt_units("mm")
         return img
+
+    # ---------------------------------------------------- siibra's helpers
+    @property
+    def affine(self) -> np.ndarray:
+        """Voxel-to-mm matrix of the map's grid, shape (4, 4)."""
+        return np.asarray(self.grid[1], float)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Voxel grid shape (X, Y, Z)."""
+        return tuple(int(v) for v in self.grid[0])
+
+    @property
+    def labels(self) -> list[int]:
+        """The labels of a labelled map (sorted); for a statistical map the volume numbers."""
+        if self.is_labelled:
+            return sorted({int(e.label) for _n, e in self.columns if e.label is not None})
+        return list(range(len(self.columns)))
+
+    def find_indices(self, region: str | Region) -> dict[MapIndex, str]:
+        """Where ``region`` (or, for a parent without its own entry, its mapped descendants) is:
+        ``{MapIndex(volume=column, label, fragment): region name}``."""
+        out = {}
+        for c in self._columns_for(region):
+            name, e = self.columns[c]
+            out[MapIndex(volume=c, label=e.label, z=e.z, fragment=e.fragment)] = name
+        return out
+
+    def get_index(self, region: str | Region) -> MapIndex:
+        """The one MapIndex of ``region`` (``volume`` is what ``fetch(index=...)`` takes).
+
+        Raises
+        ------
+        AmbiguousNameError
+            The region has several entries (fragments, or a parent of several mapped regions);
+            use :meth:`find_indices`.
+        """
+        found = self.find_indices(region)
+        if len(found) != 1:
+            raise AmbiguousNameError(
+                f"{region!s} has {len(found)} entries in {self.name!r} ("
+                + ", ".join(sorted(set(found.values()))[:6])
+                + "); use find_indices(...) or name a single mapped region."
+            )
+        return next(iter(found))
+
+    def fetch_iter(self, **kwargs: Any):
+        """Yield ``fetch(index=i)`` for every volume number (each region of a statistical map, each
+        labelled volume of a labelled map)."""
+        n = len(self.volumes) if self.is_labelled else len(self.columns)
+        for i in range(n):
+            yield self.fetch(index=i, **kwargs)
+
+    def get_volume(self, region: str | Region | None = None, index: int | None = None, fragment: str | None = None) -> Volume:
+        """The image of :meth:`fetch` (same arguments) as a Volume in the map's space."""
+        from ..volumes.volume import volume_from_image
+
+        img = self.fetch(region=region, index=index, fragment=fragment)
+        label = region if region is not None else (f"#{index}" if index is not None else fragment or "")
+        return volume_from_image(img, self.space, f"{self.name} {label}".strip())
+
+    def compute_centroids(self, split_components: bool = False) -> dict[str, PointCloud]:
+        """Per region, centroids (mm) lying in the region's voxels: one, or one per connected
+        component with ``split_components``."""
+        from ..volumes.spatial import spatial_props
+
+        idx = self.sparse_index
+        shape, affine = self.grid
+        out: dict[str, list] = {}
+        for c, (name, _e) in enumerate(self.columns):
+            mask = idx.column_array(c) > 0
+            if not mask.any():
+                continue
+            out.setdefault(name, []).extend(p.centroid for p in spatial_props(mask, affine, split_components))
+        return {n: PointCloud(cs, self.space) for n, cs in out.items()}
+
+    def colorize(self, values: dict, background: float = 0.0) -> Volume:
+        """Paint a value per region into an image of the map's grid (show a table on the brain).
+
+        Parameters
+        ----------
+        values : dict of (str or Region) to float
+            Region spec -> value; a parent paints all its mapped descendants.
+        background : float
+            Value of the voxels of no given region.
+
+        Returns
+        -------
+        Volume
+            float32 image; statistical maps paint each voxel with the value of the given region of
+            highest probability there (voxels where all given regions are 0 keep ``background``).
+
+        Raises
+        ------
+        InvalidInputError
+            A value is not a finite number. (Unknown regions raise NotFoundError.)
+        """
+        from ..volumes.volume import volume_from_image
+
+        shape, affine = self.grid
+        idx = self.sparse_index
+        out = np.full(shape, float(background), np.float32)
+        best = np.zeros(shape, np.float32)
+        for spec, value in dict(values).items():
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"colorize values must be numbers; {spec!s} has {value!r}.") from None
+            if not np.isfinite(v):
+                raise InvalidInputError(f"colorize values must be finite; {spec!s} has {value!r}.")
+            for c in self._columns_for(spec):
+                arr = idx.column_array(c)
+                take = arr > best if not self.is_labelled else arr > 0
+                out[take] = v
+                if not self.is_labelled:
+                    best[take] = arr[take]
+        img = nib.Nifti1Image(out, affine)
+        img.header.set_xyzt_units("mm")
+        return volume_from_image(img, self.space, f"{self.name} colorized")
+
+    def get_colormap(self, region_specs: list | None = None):
+        """A matplotlib ``ListedColormap`` whose entry ``label`` is that region's colour (labelled maps;
+        statistical maps: entry ``volume number``); black where a region has no colour or is not in
+        ``region_specs``."""
+        from matplotlib.colors import ListedColormap
+
+        keep = None
+        if region_specs is not None:
+            keep = {c for spec in region_specs for c in self._columns_for(spec)}
+        regions = self._column_table()["region"]
+        n = (max(self.labels) + 1) if self.is_labelled and self.labels else len(self.columns)
+        colors = np.zeros((max(n, 1), 4))
+        colors[:, 3] = 1.0
+        for c, (_name, e) in enumerate(self.columns):
+            if keep is not None and c not in keep:
+                continue
+            rgb = getattr(regions[c], "rgb", None)
+            if rgb is None:
+                continue
+            pos = int(e.label) if self.is_labelled and e.label is not None else c
+            colors[pos, :3] = np.asarray(rgb[:3], float) / 255.0
+        return ListedColormap(colors, name=self.key)
+
+    def sample_locations(self, regionspec: str | Region, numpoints: int, rng: Any = None) -> PointCloud:
+        """``numpoints`` random points (mm) in a region, drawn with probability proportional to its
+        map (uniform over a labelled region's voxels); ``rng`` as for ``draw_samples``."""
+        return self.get_volume(region=regionspec).draw_samples(numpoints, e=1.0, rng=rng)
+
+    def get_resampled_template(self) -> Volume:
+        """The space's template resampled to the map's voxel grid (linear interpolation)."""
+        from ..volumes.volume import volume_from_image
+        from .grid import resample_to_grid
+
+        tpl = self.space.get_template().fetch()
+        shape, affine = self.grid
+        arr = resample_to_grid(np.asanyarray(tpl.dataobj), tpl.affine, shape, affine, labels=False)
+        img = nib.Nifti1Image(arr.astype(np.float32), affine)
+        img.header.set_xyzt_units("mm")
+        return volume_from_image(img, self.space, f"{self.space.shortname} template on {self.key} grid")
 
     # --------------------------------------------------------------- assign
     def assign(
