@@ -43,7 +43,7 @@ EXPECTED_FILES = [
     "samples.tsv",
     "input_glass_brain.png",
     "clusters_glass_brain.png",
-    "region_0.png",
+    "cluster_0.png",
     "report.json",
     "index.html",
 ]
@@ -203,14 +203,16 @@ def test_html_tables_match_tsvs(example_dir):
     tables = parse_tables((example_dir / "index.html").read_text())
     clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t")
     html_clusters = tables["clusters-table"]
-    assert html_clusters["header"] == [c for c in clusters.columns if c != "color"]
+    from atlascope.report.tables import display_headers
+
+    assert html_clusters["header"] == display_headers(clusters.columns, hidden={"color"})
     assert len(html_clusters["rows"]) == len(clusters)
     for row, (_, ref) in zip(html_clusters["rows"], clusters.iterrows()):
         assert int(row[0]) == ref["cluster"] and int(row[1]) == ref["samples"]
         assert np.allclose([float(v) for v in row[2:5]], ref[["x", "y", "z"]].astype(float), atol=0.051)
     ca = pd.read_csv(example_dir / "cluster_assignments.tsv", sep="\t")
     html_ca = tables["assignments-table"]
-    assert html_ca["header"] == list(ca.columns)
+    assert html_ca["header"] == display_headers(ca.columns)
     assert len(html_ca["rows"]) == len(ca)
     col = html_ca["header"].index("region")
     assert [r[col] for r in html_ca["rows"]] == list(ca["region"])

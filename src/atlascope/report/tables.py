@@ -31,6 +31,7 @@ __all__ = [
     "format_cell",
     "format_parameter",
     "table_model",
+    "display_headers",
     "summary_rows",
     "COLUMN_LEGEND",
     "TOP_ROWS",
@@ -235,6 +236,11 @@ def format_parameter(v: Any) -> str:
     return str(v)
 
 
+def display_headers(columns: Sequence[str], hidden: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The page's headers of TSV ``columns``: units added, internal columns (and ``hidden``) left out."""
+    return [HEADERS.get(str(c), str(c)) for c in columns if c not in HIDDEN and c not in hidden]
+
+
 def table_model(
     df: pd.DataFrame | None,
     table_id: str,
@@ -267,7 +273,7 @@ def table_model(
         return None
     linked = linked or set()
     cols = [c for c in df.columns if c not in HIDDEN and c != color_column]
-    headers = [HEADERS.get(c, c) for c in cols]
+    headers = display_headers(cols)
     rows = []
     for rec in df.to_dict("records"):
         cells = []
