@@ -3,7 +3,8 @@
 Every metric of SPEC section 4 follows from this matrix and a few per-region totals, so assignment
 never touches dense per-region arrays and never loops over regions in Python.
 
-Storage: one uncompressed ``.npz`` of binary arrays in ``<cache>/sparse-index/``, named by a key
+Storage: one uncompressed ``.npz`` of binary arrays in ``<cache>/sparse-index/`` (memory-mapped when
+loaded), named by a key
 made of the map's identity (sources of every volume, region index) and :data:`FORMAT_VERSION`;
 written to a temporary file and renamed, under a file lock, so concurrent processes never see a
 partial index.
@@ -27,10 +28,24 @@ from ..errors import CacheError
 if TYPE_CHECKING:  # pragma: no cover
     from .map import Map
 
-__all__ = ["SparseIndex", "FORMAT_VERSION", "index_key"]
+__all__ = ["SparseIndex", "FORMAT_VERSION", "index_key", "kept_by_threshold"]
 
 #: Bump when the stored layout or the build rules change; old files are then ignored.
-FORMAT_VERSION = 3
+#: 4: percentages are stored as the float32 nearest to k/100 (``NiftiProvider`` scaling).
+FORMAT_VERSION = 4
+
+
+def kept_by_threshold(values: np.ndarray, lower_threshold: float) -> np.ndarray:
+    """Which map values count under ``lower_threshold``: those > 0 and >= the threshold, compared at
+    the float32 precision the index stores (so a threshold of k % keeps voxels of exactly k %).
+
+    The one rule for points and volumes alike (SPEC section 4, docs/differences.md).
+    """
+    v = np.asarray(values)
+    keep = v > 0
+    if lower_threshold > 0:
+        keep &= v.astype(np.float32) >= np.float32(lower_threshold)
+    return keep
 
 
 def _column_stats(flat: np.ndarray, col: np.ndarray, val: np.ndarray, shape: tuple, ncols: int):
@@ -163,7 +178,7 @@ class SparseIndex:
             return self.total, self.total_sq, self.count, self.bbox_lo, self.bbox_hi
         key = float(lower_threshold)
         if key not in self._thresholded:
-            keep = self.values >= lower_threshold
+            keep = kept_by_threshold(self.values, lower_threshold)
             rows = np.repeat(np.arange(len(self.voxels)), np.diff(self.indptr))[keep]
             self._thresholded[key] = _column_stats(
                 self.voxels[rows], self.columns[keep], self.values[keep], self.shape, self.nregions
@@ -240,17 +255,66 @@ class SparseIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SparseIndex:
-        """Read an index written by :meth:`save` (binary arrays only, no text parsing)."""
+        """Read an index written by :meth:`save` (binary arrays only, no text parsing).
+
+        The arrays are memory-mapped read-only from the uncompressed ``.npz``, so loading costs
+        no copy and a query reads only the pages of the rows it touches.
+        """
         try:
-            with np.load(path, allow_pickle=False) as z:
-                if int(z["format_version"]) != FORMAT_VERSION:
-                    raise CacheError(
-                        f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}"
-                    )
-                arrays = {k: z[k] for k in cls._ARRAYS}
-                return cls(tuple(int(s) for s in z["shape"]), z["affine"], **arrays)
+            z = _memmap_npz(path)
+            if int(z["format_version"]) != FORMAT_VERSION:
+                raise CacheError(
+                    f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}"
+                )
+            arrays = {k: z[k] for k in cls._ARRAYS}
+            return cls(tuple(int(s) for s in z["shape"]), np.array(z["affine"]), **arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
+
+
+def _memmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed ``.npz`` as read-only memory maps (compressed members are read).
+
+    Parameters
+    ----------
+    path : path
+        A file written by ``numpy.savez``.
+
+    Returns
+    -------
+    dict
+        Member name (without ``.npy``) -> array; stored members are ``numpy.memmap`` views of the file.
+    """
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+        for info in zf.infolist():
+            name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else info.filename
+            if info.compress_type != zipfile.ZIP_STORED:
+                with zf.open(info) as member:
+                    out[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            # local file header: 30 bytes, then the name and the extra field (lengths at bytes 26-29)
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"bad local header of {info.filename}")
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+            start += int.from_bytes(local[28:30], "little")
+            fh.seek(start)
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects")
+            if int(np.prod(shape)) == 0:
+                out[name] = np.zeros(shape, dtype)
+                continue
+            out[name] = np.memmap(
+                path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C"
+            )
+    return out
 
 
 def index_key(map_: Map) -> str:

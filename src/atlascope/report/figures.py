@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from ..commons import logger
 
@@ -165,6 +164,8 @@ class FigureContext:
         world[other[0]] = u.ravel()
         world[other[1]] = v.ravel()
         world[3] = 1.0
+        from scipy import ndimage  # heavy: imported when a figure is drawn, not with the package
+
         ijk = np.linalg.inv(affine) @ world
         vals = ndimage.map_coordinates(data, ijk[:3], order=0, mode="constant", cval=np.nan)
         return vals.reshape(u.shape)
