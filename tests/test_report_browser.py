@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from atlascope.report import build_report
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -53,56 +58,82 @@ def _column(page, table: str, col: int) -> list[str]:
     )
 
 
-def test_report_in_headless_chromium(browser, example_dir, tmp_path):
+def _open(browser, path: Path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     requests: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
-    page.goto((example_dir / "index.html").as_uri(), wait_until="load")
+    page.goto(path.as_uri(), wait_until="load")
+    return page, errors, requests
 
+
+def test_report_in_headless_chromium(browser, example_dir, tmp_path):
+    page, errors, requests = _open(browser, example_dir / "index.html")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
     if os.environ.get("ATLASCOPE_FIGURE_DIR"):  # the README's screenshot
         page.screenshot(path=os.path.join(os.environ["ATLASCOPE_FIGURE_DIR"], "report.png"), full_page=False)
 
+    # the first screen answers the question: the summary is visible without scrolling
+    box = page.locator("#summary").bounding_box()
+    assert box is not None and box["y"] < 1000
+    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t")
+    ids = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[0].textContent.trim())")
+    assert ids == [str(c) for c in clusters["cluster"]]
+    samples = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[2].textContent.trim())")
+    assert samples == [str(n) for n in clusters["samples"]]
+
+    # the page stays short with everything collapsed
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 12000, height
+
     # every image is decoded
     sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
-    assert len(sizes) >= 7
+    assert len(sizes) >= 3
     assert all(done and width > 0 for done, width in sizes), sizes
 
-    # clicking a header sorts the table (numeric, ascending then descending)
-    header = page.locator("#assignments-table thead th", has_text="correlation").first
-    col = page.eval_on_selector_all(
-        "#assignments-table thead th", "ths => ths.map(t => t.textContent.trim())"
-    )
+    # links only to the page itself, http(s) or doi.org
+    hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+    assert hrefs and all(h.startswith(("#", "http://", "https://")) for h in hrefs), hrefs
+
+    # a long table is collapsed; "show all" shows every row
+    visible = "rows => rows.filter(r => !r.hidden).length"
+    total = page.eval_on_selector_all("#assignments-table tbody tr", "rows => rows.length")
+    assert page.eval_on_selector_all("#assignments-table tbody tr", visible) == 10 < total
+    page.click("button.show-all[data-table='assignments-table']")
+    assert page.eval_on_selector_all("#assignments-table tbody tr", visible) == total
+
+    # clicking a numeric header sorts best (largest) first, then ascending
+    col = page.eval_on_selector_all("#assignments-table thead th", "ths => ths.map(t => t.textContent.trim())")
     c = col.index("correlation")
-    header.click()
-    asc = [float(v) for v in _column(page, "assignments-table", c) if v]
-    assert asc == sorted(asc) and asc[0] < asc[-1]
-    assert header.get_attribute("aria-sort") == "ascending"
+    header = page.locator("#assignments-table thead th", has_text="correlation").first
     header.click()
     desc = [float(v) for v in _column(page, "assignments-table", c) if v]
-    assert desc == sorted(desc, reverse=True)
+    assert desc == sorted(desc, reverse=True) and desc[0] > desc[-1]
+    assert header.get_attribute("aria-sort") == "descending"
+    header.click()
+    asc = [float(v) for v in _column(page, "assignments-table", c) if v]
+    assert asc == sorted(asc)
     # text columns sort alphabetically
-    region_header = page.locator("#assignments-table thead th", has_text="region").first
-    region_header.click()
+    page.locator("#assignments-table thead th", has_text="region").first.click()
     names = _column(page, "assignments-table", col.index("region"))
     assert names == sorted(names, key=str.lower)
 
-    # a region link jumps to its details section with provenance
-    first = page.locator("#assignments-table tbody tr td a").first
+    # a region link opens its details card, which refers to its citation
+    first = page.locator("#summary tbody tr td a").first
     target = first.get_attribute("href")
     first.click()
     assert page.evaluate("location.hash") == target
     details = page.locator(target)
-    assert details.is_visible() and "Eickhoff" in details.inner_text()
+    assert details.is_visible() and "citation [" in details.inner_text()
 
-    # the offline feature note is visible
-    assert page.locator("#features").inner_text().count("not available offline") >= 1
+    # one note for the feature data that is not available offline
+    note = page.locator("#features-note")
+    if note.count():
+        assert note.is_visible() and page.locator("#features").inner_text().count("Not available offline") == 1
 
     page.screenshot(path=str(tmp_path / "report-region-details.png"), full_page=False)
-    page.locator("#clusters").screenshot(path=str(tmp_path / "report-clusters.png"))
 
     # the slice viewer tab (when present) renders offline without errors
     if page.locator("#viewer-tab-button").count():
@@ -116,3 +147,22 @@ def test_report_in_headless_chromium(browser, example_dir, tmp_path):
     assert not remote, remote
     page.close()
     print(f"screenshots in {tmp_path}")
+
+
+def test_hostile_report_json_renders_inert(browser, example_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(example_dir, copy)
+    meta = json.loads((copy / "report.json").read_text())
+    meta["title"] = '<img src=x onerror="window.__pwned=1">'
+    meta["citations"][0]["urls"] = ["javascript:window.__pwned=2", "https://example.org/ok"]
+    meta["features"] = [{"region": "<script>window.__pwned=3</script>", "anchor": "x", "notes": [],
+                         "features": [{"name": "<b onmouseover=alert(1)>f</b>", "table_html": "<script>window.__pwned=4</script>"}]}]
+    (copy / "report.json").write_text(json.dumps(meta))
+    build_report(copy)
+    page, errors, _ = _open(browser, copy / "index.html")
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.title() == meta["title"]  # shown as text
+    hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+    assert not any(h.lower().startswith("javascript:") for h in hrefs)
+    assert not errors, errors
+    page.close()
