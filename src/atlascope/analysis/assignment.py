@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..maps.sparse_index import kept_by_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..maps.sparse_index import SparseIndex
@@ -118,7 +119,7 @@ def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float
         owner_local, entries = index.expand_rows(hrows[lo:hi])
         e_of = sel[owner_local]
         m = index.values[entries]
-        keep = (m >= lower_threshold) & (m > 0)
+        keep = kept_by_threshold(m, lower_threshold)
         e_of, m = e_of[keep], m[keep].astype(np.float64)
         key = owner[e_of].astype(np.int64) * R + index.columns[entries][keep]
         parts.append(_reduce_pairs(key, m * q[e_of], np.ones(len(key), np.int64), m))
@@ -232,15 +233,15 @@ def read_voxels(index: SparseIndex, flat: np.ndarray, lower_threshold: float = 0
         Point number of each (point, column) hit.
     column : ndarray int64 (P,)
     value : ndarray float64 (P,)
-        Map values > 0 and >= lower_threshold (values not above a positive threshold give no row).
+        Map values > 0 and >= lower_threshold (``kept_by_threshold``, the rule volumes use too).
     """
     flat = np.asarray(flat, np.int64)
     inside = np.flatnonzero(flat >= 0)
     rows, hit = index.rows_of(flat[inside])
     pts = inside[hit]
     owner, entries = index.expand_rows(rows[hit])
+    keep = kept_by_threshold(index.values[entries], lower_threshold)
     vals = index.values[entries].astype(np.float64)
-    keep = (vals > lower_threshold) if lower_threshold > 0 else (vals > 0)
     return pts[owner][keep], index.columns[entries][keep].astype(np.int64), vals[keep]
 
 

@@ -328,7 +328,8 @@ class NiftiProvider(Provider):
     def _scaled(self, img: nib.Nifti1Image) -> nib.Nifti1Image:
         if self.scale == 1.0:
             return img
-        data = read_dataobj(img, (), self._source).astype(np.float32) * np.float32(self.scale)
+        # multiply in float64, then round once: percentage k is stored as the float32 nearest to k/100
+        data = (read_dataobj(img, (), self._source).astype(np.float64) * self.scale).astype(np.float32)
         return nib.Nifti1Image(data, img.affine, img.header)
 
     @property
