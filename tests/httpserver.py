@@ -55,6 +55,9 @@ request (GET or HEAD) to that path; when the list is empty the path is served no
 ``"corrupt"``   the full-length body with 16 bytes in the middle inverted (XOR 0xFF)
 ``"wrong"``     200 with an HTML error page (``text/html``) instead of the content
 ``"slow:S"``    wait S seconds, then serve normally
+``"trickle:B:S"``  full ``Content-Length``, then B bytes every S seconds (a slow-drip server);
+                the client disconnecting ends it
+``"nonutf8"``   200 with the body's bytes 0x80-0xFF sprinkled in (text corrupted in transit)
 ============  ====================================================================================
 
 ``path`` is matched against the request path without query (as sent, or percent-decoded); a
@@ -202,6 +205,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
             return
+        elif step.startswith("trickle:"):
+            _, size, pause = step.split(":")
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for i in range(0, len(body), int(size)):
+                    self.wfile.write(body[i : i + int(size)])
+                    self.wfile.flush()
+                    time.sleep(float(pause))
+            except OSError:  # the client gave up
+                pass
+            return
+        elif step == "nonutf8":
+            body = bytes(b if i % 7 else 0xFF for i, b in enumerate(body))
         elif step != "ok":
             raise ValueError(f"unknown fault step {step!r}")
         self._send(200, body, headers, head=head)

@@ -4,13 +4,14 @@ libraries neuroglancer's own tools use (Pillow, seung-lab's compressed_segmentat
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 
 import numpy as np
 import pytest
 
-from atlascope.errors import InvalidInputError
+from atlascope.errors import InvalidInputError, RetrievalError
 from atlascope.volumes.precomputed import PrecomputedProvider
 from httpserver import LocalServer
 
@@ -105,8 +106,69 @@ def test_compressed_segmentation_chunks(served):
 def test_corrupt_compressed_segmentation_is_a_clear_error(served):
     labels = np.ones(SIZE, np.uint32)
     url = _serve(served, "broken", labels, "compressed_segmentation", lambda b: b"\x00\x01garbage")
-    with pytest.raises(InvalidInputError, match="compressed_segmentation"):
+    with pytest.raises(RetrievalError, match="compressed_segmentation"):
         PrecomputedProvider(url).fetch(resolution_mm=1)
+    assert _cached_chunks() == []
+
+
+def test_truncated_gzip_compressed_segmentation_chunk_is_invalid_input():
+    from atlascope.volumes.precomputed import _decode_cseg
+
+    with pytest.raises(InvalidInputError, match="truncated or corrupt gzip"):
+        _decode_cseg(b"\x1f\x8b\x08garbage", (16, 16, 8, 1), np.dtype(np.uint32), (8, 8, 8), "local")
+
+
+def _cached_chunks() -> list[str]:
+    from atlascope.retrieval import cache_dir
+
+    files = cache_dir() / "files"
+    return sorted(p.name for p in files.iterdir() if "-0-" in p.name and not p.name.endswith(".lock"))
+
+
+def _gz(block: np.ndarray) -> bytes:
+    return gzip.compress(np.asfortranarray(block).tobytes(order="F"), mtime=0)
+
+
+BAD_BODIES = {
+    "short gzip": lambda good: good[: len(good) // 2],
+    "corrupt gzip": lambda good: good[:10] + bytes(b ^ 0xFF for b in good[10:30]) + good[30:],
+    "empty": lambda good: b"",
+    "html": lambda good: b"<!doctype html><html><body>Service busy</body></html>",
+    "json": lambda good: b'{"error": "not found"}',
+}
+
+
+@pytest.mark.parametrize("fault", sorted(BAD_BODIES))
+def test_bad_raw_chunk_is_never_cached_and_later_reads_recover(served, fault, monkeypatch):
+    from atlascope.retrieval import http as retrieval_http
+
+    monkeypatch.setattr(retrieval_http, "BACKOFF_BASE", 0.01)
+    rng = np.random.default_rng(5)
+    arr = rng.integers(0, 1000, SIZE).astype(np.uint16)
+    url = _serve(served, "raw", arr, "raw", _gz)
+    chunk = "/host.example/raw/1mm/0-16_0-16_0-8"
+    good = served._lookup(chunk, chunk).body
+    served.add(chunk, BAD_BODIES[fault](good))
+    with pytest.raises(RetrievalError, match="0-16_0-16_0-8") as info:
+        PrecomputedProvider(url).fetch(resolution_mm=1)
+    assert "EOFError" not in type(info.value).__name__
+    assert "0-16_0-16_0-8" not in " ".join(_cached_chunks())
+    served.add(chunk, good)  # the server recovers: no cache clearing needed
+    got = np.asarray(PrecomputedProvider(url).fetch(resolution_mm=1).dataobj)
+    np.testing.assert_array_equal(got, arr)
+
+
+def test_bad_chunk_already_in_the_cache_is_evicted(served):
+    arr = np.arange(np.prod(SIZE), dtype=np.uint16).reshape(SIZE)
+    url = _serve(served, "evict", arr, "raw", _gz)
+    PrecomputedProvider(url).fetch(resolution_mm=1)
+    from atlascope.retrieval.cache import entry_path
+
+    entry = entry_path(f"{url}/1mm/0-16_0-16_0-8")
+    entry.write_bytes(b"\x1f\x8b\x08\x00truncated")  # damaged on disk
+    got = np.asarray(PrecomputedProvider(url).fetch(resolution_mm=1).dataobj)
+    np.testing.assert_array_equal(got, arr)
+    assert served.count("/host.example/evict/1mm/0-16_0-16_0-8") == 2
 
 
 def test_volume_of_interest_opens_its_precomputed_provider(served):

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nibabel as nib
@@ -156,6 +158,18 @@ def _check_cseg(raw: bytes, shape: tuple[int, int, int], dtype: np.dtype, block:
         raise bad
 
 
+def _gunzip(raw: bytes, where: str) -> bytes:
+    """``raw`` decompressed if it is gzip; a short or corrupt stream raises InvalidInputError."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise InvalidInputError(
+            f"Chunk {where} is a truncated or corrupt gzip stream ({exc}). Rebuild the mirror or clear the cache."
+        ) from exc
+
+
 def _decode_cseg(
     raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, block: tuple, where: str
 ) -> np.ndarray:
@@ -163,8 +177,7 @@ def _decode_cseg(
     cseg = require_extra(
         "compressed_segmentation", "precomputed", "Decoding compressed_segmentation label volumes"
     )
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = _gunzip(raw, where)
     x, y, z, c = shape_xyzc
     if c != 1:
         raise InvalidInputError(f"{where}: compressed_segmentation with {c} channels is not supported.")
@@ -180,8 +193,7 @@ def _decode_cseg(
 
 def _decode(raw: bytes, shape_xyzc: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
     """A raw chunk as an (x, y, z, c) array (stored x fastest, little-endian)."""
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = _gunzip(raw, where)
     expected = int(np.prod(shape_xyzc)) * dtype.itemsize
     if len(raw) != expected:
         raise InvalidInputError(
@@ -235,6 +247,36 @@ class PrecomputedProvider(Provider):
         from ..retrieval import fetch
 
         return fetch(f"{self.url}/{relpath}", kind=kind).read_bytes()
+
+    def _fetch_chunk(self, scale: PrecomputedScale, name: str, shape_xyzc: tuple[int, ...]) -> np.ndarray:
+        """One chunk decoded to (x, y, z, c), validated before it enters the cache.
+
+        The chunk is decoded (gzip, expected byte size, JPEG or compressed_segmentation layout) as
+        the download's content check, so an empty, HTML, JSON, short or corrupt body is never
+        cached, and a bad cached chunk is evicted and downloaded again.
+        """
+        from ..retrieval import fetch
+        from ..retrieval.validate import ValidationFailed
+
+        where = f"{self.url}/{scale.key}/{name}"
+        decoded: dict[str, np.ndarray] = {}
+
+        def decode(raw: bytes) -> np.ndarray:
+            if scale.encoding == "jpeg":
+                return _decode_jpeg(raw, shape_xyzc, self.dtype, where)
+            if scale.encoding == "compressed_segmentation":
+                return _decode_cseg(raw, shape_xyzc, self.dtype, scale.block_size, where)
+            return _decode(raw, shape_xyzc, self.dtype, where)
+
+        def check(path: Path) -> None:
+            try:
+                decoded[str(path)] = decode(path.read_bytes())
+            except InvalidInputError as exc:
+                raise ValidationFailed(str(exc)) from None
+
+        path = fetch(f"{self.url}/{scale.key}/{name}", kind="bytes", check=check)
+        found = decoded.get(str(path))
+        return found if found is not None else decode(path.read_bytes())
 
     @property
     def info(self) -> dict:
@@ -372,19 +414,12 @@ class PrecomputedProvider(Provider):
             return out[..., 0] if self.channels == 1 else out
         for name in scale.chunk_names(lo, hi):
             (x0, x1), (y0, y1), (z0, z1) = (tuple(int(v) for v in p.split("-")) for p in name.split("_"))
-            where = f"{self.url}/{scale.key}/{name}"
-            try:
-                raw = self._fetch_bytes(f"{scale.key}/{name}")
-            except missing:  # type: ignore[misc]
-                logger.debug("chunk %s is absent; reading zeros", where)
-                continue
             shape_xyzc = (x1 - x0, y1 - y0, z1 - z0, self.channels)
-            if scale.encoding == "jpeg":
-                chunk = _decode_jpeg(raw, shape_xyzc, self.dtype, where)
-            elif scale.encoding == "compressed_segmentation":
-                chunk = _decode_cseg(raw, shape_xyzc, self.dtype, scale.block_size, where)
-            else:
-                chunk = _decode(raw, shape_xyzc, self.dtype, where)
+            try:
+                chunk = self._fetch_chunk(scale, name, shape_xyzc)
+            except missing:  # type: ignore[misc]
+                logger.debug("chunk %s/%s/%s is absent; reading zeros", self.url, scale.key, name)
+                continue
             a = np.maximum([x0, y0, z0], lo)
             b = np.minimum([x1, y1, z1], hi)
             src = tuple(slice(int(a[i] - c0), int(b[i] - c0)) for i, c0 in enumerate((x0, y0, z0)))
