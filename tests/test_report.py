@@ -391,3 +391,16 @@ def test_killed_run_leaves_the_old_report_then_rerun_replaces_it(example_dir, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the killed run's leftover is gone
     assert (out / "index.html").read_bytes() != before["index.html"]
     assert "viewer.html" not in {p.name for p in out.iterdir()}  # --no-viewer: the old one went too
+
+
+def test_sampling_summary_names_weak_matches_as_closest_only():
+    clusters = pd.DataFrame(
+        {"cluster": [0, 1, 2], "samples": [9, 5, 3], "x": [40.0, -40.0, 0.0], "y": [0.0, 0.0, -100.0],
+         "z": [50.0, 50.0, 0.0], "peak value": [7.0, 3.0, 1.0], "color": ["#ff0000", "#00ff00", "#0000ff"]}
+    )
+    ca = pd.DataFrame({"cluster": [0, 0, 1], "region": ["BA4a right", "BA6 right", "BA44 left"],
+                       "correlation": [0.3, 0.6, 0.05]})
+    rows = summary_rows(clusters, ca, "Juelich", min_correlation=0.2)["rows"]
+    assert rows[0]["region"] == "BA6 right" and "matches BA6 right best (correlation 0.60)" in rows[0]["sentence"]
+    assert "no region of the Juelich above 0.2; the closest is BA44 left" in rows[1]["sentence"]
+    assert rows[2]["cells"][-1] == "—" and "outside the atlas' coverage" in rows[2]["sentence"]

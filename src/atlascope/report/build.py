@@ -156,7 +156,12 @@ def write_outputs(
         label_maps = getattr(result, "label_maps", None)
         if label_maps is not None:
             label_maps.to_filename(str(out / CLUSTERS_NII))
-        summary = summary_rows(tables["clusters"], tables.get("cluster_assignments"), result.map.parcellation.name)
+        summary = summary_rows(
+            tables["clusters"],
+            tables.get("cluster_assignments"),
+            result.map.parcellation.name,
+            result.parameters.min_correlation,
+        )
         best = [r.get("region", "") for r in (summary or {}).get("rows", []) if r.get("region")]
         shown = best + shown_regions(tables.get("cluster_assignments")) + shown_regions(tables.get("peak_assignments"))
         regions = shown_region_objects(result, shown)

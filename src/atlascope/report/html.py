@@ -105,7 +105,11 @@ def build_report(out_dir: str | Path) -> Path:
 
     figures = _dict(meta.get("figures"))
     map_name = str(_dict(meta.get("map")).get("parcellation") or _dict(meta.get("map")).get("name") or "")
-    summary = summary_rows(tables["clusters"], tables["cluster_assignments"], map_name)
+    try:
+        min_corr = float(_dict(meta.get("parameters")).get("min_correlation", 0.2))
+    except (TypeError, ValueError):
+        min_corr = 0.2
+    summary = summary_rows(tables["clusters"], tables["cluster_assignments"], map_name, min_corr)
     regions = {str(k): _dict(v) for k, v in _dict(meta.get("regions")).items()}
     if not regions:  # no report.json: cards for what the page shows, without provenance
         names = [r.get("region", "") for r in (summary or {}).get("rows", [])]

@@ -316,7 +316,10 @@ def _mm(x: float, y: float, z: float) -> str:
 
 
 def summary_rows(
-    clusters: pd.DataFrame | None, assignments: pd.DataFrame | None, map_name: str = ""
+    clusters: pd.DataFrame | None,
+    assignments: pd.DataFrame | None,
+    map_name: str = "",
+    min_correlation: float = 0.2,
 ) -> dict[str, Any] | None:
     """The first-screen summary: one row per cluster, its best label in each atlas and a sentence.
 
@@ -330,6 +333,8 @@ def summary_rows(
         ``cluster_assignments.tsv`` (the best-correlated region of each cluster, sampling method).
     map_name : str
         Display name of the map of the assignments.
+    min_correlation : float
+        Below this correlation the best region is named only as the closest, not as a match.
 
     Returns
     -------
@@ -340,7 +345,7 @@ def summary_rows(
         return None
     if "Cluster ID" in clusters.columns:
         return _statmap_summary(clusters)
-    return _sampling_summary(clusters, assignments, map_name)
+    return _sampling_summary(clusters, assignments, map_name, min_correlation)
 
 
 def _statmap_summary(df: pd.DataFrame) -> dict[str, Any]:
@@ -376,7 +381,9 @@ def _statmap_summary(df: pd.DataFrame) -> dict[str, Any]:
     return {"columns": columns, "rows": rows}
 
 
-def _sampling_summary(df: pd.DataFrame, assignments: pd.DataFrame | None, map_name: str) -> dict[str, Any]:
+def _sampling_summary(
+    df: pd.DataFrame, assignments: pd.DataFrame | None, map_name: str, min_correlation: float
+) -> dict[str, Any]:
     best: dict[int, tuple[str, float]] = {}
     if assignments is not None and len(assignments) and {"cluster", "region", "correlation"} <= set(assignments):
         ranked = assignments.sort_values("correlation", ascending=False, na_position="last")
@@ -395,7 +402,13 @@ def _sampling_summary(df: pd.DataFrame, assignments: pd.DataFrame | None, map_na
         if c in best:
             region, r = best[c]
             label = f"{region} (r={r:.2f})"
-            sentence = f"{head} matches {region} best (correlation {r:.2f})."
+            if r >= min_correlation:
+                sentence = f"{head} matches {region} best (correlation {r:.2f})."
+            else:
+                sentence = (
+                    f"{head} correlates with no region of the {atlas} above {min_correlation:g}; "
+                    f"the closest is {region} (correlation {r:.2f})."
+                )
         else:
             label = "—"
             sentence = f"{head} overlaps no region of the {atlas}: it lies outside the atlas' coverage."
