@@ -22,13 +22,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from ..commons import logger
 from ..core.names import words
 from ..errors import NotFoundError
+from ..retrieval.mirror import offline
 from . import builders  # noqa: F401  (registers the @type builders)
 from .base import QUALIFICATIONS, Anchor, Feature, feature_types
-from .cells import LayerwiseCellDensity
+from .cells import LayerwiseCellDensity, VonEconomoCellDensity
+from .compound import CompoundFeature
 from .connectivity_matrices import (
     AnatomoFunctionalConnectivity,
+    ConnectivityProfile,
     FunctionalConnectivity,
     RegionalConnectivity,
     StreamlineCounts,
@@ -66,6 +70,9 @@ __all__ = [
     "connectivity",
     "resolve_type",
     "Feature",
+    "CompoundFeature",
+    "ConnectivityProfile",
+    "VonEconomoCellDensity",
     "Anchor",
     "QUALIFICATIONS",
     "ReceptorDensityFingerprint",
@@ -98,56 +105,75 @@ _ALIASES = {
 }
 
 
-def _split_camel(name: str) -> set[str]:
-    import re
-
-    return {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)}
-
-
 def resolve_type(spec: str | type) -> type[Feature]:
-    """The Feature class designated by ``spec``: a class, its name, or words of its name.
+    """The Feature class designated by ``spec``: a class, its name, or one of the documented aliases.
 
-    Words are matched against the words of class names (``"receptor"`` → ReceptorDensityFingerprint,
-    ``"streamline counts"`` → StreamlineCounts); among several candidates the one whose name has the
-    fewest extra words wins; fingerprints win over profiles.
+    A name matches a class name ignoring case and spaces (``"streamline counts"`` →
+    StreamlineCounts); the aliases are the keys of ``_ALIASES`` (``"receptor"`` →
+    ReceptorDensityFingerprint, ``"gene"`` → GeneExpressions ...). Nothing else is accepted: a
+    siibra type atlascope lacks (``"CellDensityProfile"``, ``"RegionalBOLD"``) is not replaced by a
+    different modality.
 
     Raises
     ------
     NotFoundError
-        No class matches; the message lists the types.
+        No class matches; the message lists the known types and aliases.
     """
     if isinstance(spec, type) and issubclass(spec, Feature):
         return spec
     types = feature_types()
     text = str(spec).strip()
+    key = text.lower().replace(" ", "").replace("_", "")
     for name, cls in types.items():
-        if name.lower() == text.lower().replace(" ", ""):
+        if name.lower() == key:
             return cls
     if text.lower() in _ALIASES:
         return types[_ALIASES[text.lower()]]
-    wanted = set(words(text.replace("-", " ")))
-    found = []
-    for name, cls in types.items():
-        have = _split_camel(name)
-        if wanted and all(any(h.startswith(w) or w.startswith(h) for h in have) for w in wanted):
-            found.append((len(have - wanted), "Profile" in name, name, cls))
-    if not found:
-        raise NotFoundError(
-            f"No feature type matches {spec!r}. Types: {', '.join(sorted(n for n in types if n != 'ImageFeature'))}."
-        )
-    found.sort(key=lambda t: t[:3])
-    return found[0][3]
+    known = sorted(n for n in types if n not in _INTERNAL_TYPES)
+    raise NotFoundError(
+        f"No feature type {spec!r}. Known types: {', '.join(known)}; aliases: {', '.join(sorted(_ALIASES))}. "
+        "Give one of these names (atlascope does not substitute another modality)."
+    )
+
+
+#: Feature classes that are implementation details, not query types.
+_INTERNAL_TYPES = {"ImageFeature", "CompoundFeature", "ConnectivityProfile", "VonEconomoCellDensity"}
+
+
+def _why_empty(cls: type[Feature], concept: Any, registry: Any, pool: list[Feature]) -> str:
+    """The warning text of a query that found nothing: sources searched and why nothing matched."""
+    sources = registry.sources
+    only_builtin = all(s in ("builtin", "environment") for s in sources)
+    if not pool:
+        why = f"no {cls.__name__} feature is in these sources"
+        if only_builtin:
+            why += (
+                " (only the offline pack is loaded; load the siibra-configurations catalogue with "
+                "atlascope.use_configuration(...) for more"
+                + ("; ATLASCOPE_OFFLINE is set" if offline() else "")
+                + ")"
+            )
+    else:
+        why = f"none of the {len(pool)} {cls.__name__} features is anchored at or overlaps {concept!s}"
+    return (
+        f"features.get({concept!s}, {cls.__name__!r}) found nothing. Sources searched: "
+        f"{', '.join(sources) or 'none'}; {why}.{registry.failure_note()}"
+    )
 
 
 def get(concept: Any, type: str | type = "Feature", registry: Any = None, **kwargs: Any) -> list[Feature]:
     """Features of ``type`` for ``concept``, best match first.
+
+    Connectivity matrices are answered as siibra does: one :class:`CompoundFeature` per cohort,
+    modality and parcellation, whose elements are the subjects (``fts[0][0]`` is the first
+    subject, ``fts[0].data`` the average).
 
     Parameters
     ----------
     concept : Region, str, Volume, PointCloud or Point
         What to find features for; a string is a region name (searched in every parcellation).
     type : str or type
-        A Feature class or words of its name (``"receptor"``, ``"StreamlineCounts"``, ``"gene"``).
+        A Feature class, its name or an alias (``"receptor"``, ``"StreamlineCounts"``, ``"gene"``).
     registry : Registry, optional
         Where the catalogue features live (default: the global registry).
     **kwargs
@@ -157,7 +183,13 @@ def get(concept: Any, type: str | type = "Feature", registry: Any = None, **kwar
     Returns
     -------
     list of Feature
-        Each feature's ``anchor.regions`` holds {Region: qualification} of this query.
+        Each feature's ``anchor.regions`` holds {Region: qualification} of this query. When the list
+        is empty, one WARNING names the sources searched and why nothing matched.
+
+    Raises
+    ------
+    NotFoundError
+        ``type`` names no feature type (the message lists them).
     """
     cls = resolve_type(type)
     if registry is None:
@@ -171,4 +203,7 @@ def get(concept: Any, type: str | type = "Feature", registry: Any = None, **kwar
         if attr in kwargs and kwargs[attr] is not None:
             want = set(words(str(kwargs[attr])))
             pool = [f for f in pool if want <= set(words(str(getattr(f, attr, ""))))]
-    return [m.feature for m in rank_features(pool, concept, registry)]
+    found = [m.feature for m in rank_features(pool, concept, registry)]
+    if not found:
+        logger.warning("%s", _why_empty(cls, concept, registry, pool))
+    return [f.as_compound() if isinstance(f, RegionalConnectivity) else f for f in found]

@@ -28,8 +28,10 @@ __all__ = ["Feature", "Anchor", "QUALIFICATIONS", "feature_types"]
 #: Qualifications of a match, best first. They say how the *feature's* anchor relates to the query:
 #: ``"exact"`` same area; ``"contains"`` the feature's region contains the queried one (a feature at
 #: "hOc1" for the query "hOc1 left"); ``"contained"`` the feature's region lies inside the queried one;
-#: ``"overlaps"`` the feature's region or location overlaps the queried volume or location.
-QUALIFICATIONS = ("exact", "contains", "contained", "overlaps")
+#: ``"overlaps"`` the feature's region or location overlaps the queried volume or location;
+#: ``"homologous area"`` the feature describes an area of another parcellation (von Economo's) that a
+#: documented correspondence relates to the queried one (it is not the same area).
+QUALIFICATIONS = ("exact", "contains", "contained", "overlaps", "homologous area")
 
 _TYPES: dict[str, type[Feature]] = {}
 

@@ -11,12 +11,15 @@ Each patch has two whitespace-separated text files:
     the area as the column whose name contains "area".
 
 The density of a layer in one patch is the number of its cells divided by its volume, the layer's
-area × the section thickness (20 µm) × a shrinkage correction factor, reported in cells per 0.1 mm³.
+area × the section thickness (20 µm) × ∛1.931 (BigBrain's volumetric shrinkage factor 1.931 turned
+into a linear correction of the third dimension, as siibra does), reported in cells per (0.1 mm)³,
+i.e. per 10⁻³ mm³: the catalogue's unit "cells / 0.1mm3" read the way siibra reads it.
 """
 
 from __future__ import annotations
 
 import io
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..retrieval import fetch
-from .base import Anchor, Feature, _axes, _short
+from .base import Anchor, Feature, _axes
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -36,8 +39,14 @@ __all__ = ["LayerwiseCellDensity", "read_whitespace_table", "LAYERS"]
 LAYERS = ("I", "II", "III", "IV", "V", "VI")
 #: Thickness of a BigBrain histological section (µm).
 SECTION_THICKNESS_UM = 20.0
-#: Unit of the densities.
-UNIT = "cells / 0.1 mm³"
+#: BigBrain's volumetric shrinkage factor (the dataset's reports; siibra's value).
+BIGBRAIN_VOLUMETRIC_SHRINKAGE = 1.931
+#: Linear shrinkage correction applied to the section thickness (∛1.931 ≈ 1.245).
+SHRINKAGE_CORRECTION = float(np.cbrt(BIGBRAIN_VOLUMETRIC_SHRINKAGE))
+#: Volume of the density unit, mm³: a cube of 0.1 mm side.
+UNIT_VOLUME_MM3 = 0.1**3
+#: Unit of the densities (a cube of 0.1 mm side, not 0.1 mm³).
+UNIT = "cells / (0.1 mm)³"
 
 
 def read_whitespace_table(raw: bytes, source: str = "") -> pd.DataFrame:
@@ -76,7 +85,7 @@ class LayerwiseCellDensity(Feature):
 
     ``data`` is a long table with one row per (patch, layer): ``patch``, ``layer`` (I..VI),
     ``counts`` (cells), ``area`` (µm²), ``volume`` (mm³, area × section thickness × shrinkage
-    correction) and ``density`` (cells / 0.1 mm³). :attr:`densities` is the wide table (layers ×
+    correction) and ``density`` (cells per (0.1 mm)³ = per 10⁻³ mm³). :attr:`densities` is the wide table (layers ×
     patches) and :attr:`summary` the mean and std per layer.
 
     Parameters
@@ -88,10 +97,11 @@ class LayerwiseCellDensity(Feature):
     section_thickness_um : float
         Section thickness in µm (20 for BigBrain).
     shrinkage_correction : float
-        Factor multiplied into the layer volume to undo histological shrinkage (1.0 = none; the
-        catalogue gives no value).
+        Factor multiplied into the layer volume to undo histological shrinkage (default ∛1.931,
+        siibra's correction; 1.0 = none).
     unit : str
-        Unit of the densities as given by the catalogue.
+        The catalogue's unit text (kept in :attr:`catalogue_unit`); :attr:`unit` is always the
+        unambiguous :data:`UNIT`.
     """
 
     MODALITY = "cell body density"
@@ -102,7 +112,7 @@ class LayerwiseCellDensity(Feature):
         segmentfiles: list[str],
         layerfiles: list[str],
         section_thickness_um: float = SECTION_THICKNESS_UM,
-        shrinkage_correction: float = 1.0,
+        shrinkage_correction: float = SHRINKAGE_CORRECTION,
         unit: str = UNIT,
         **kwargs: Any,
     ) -> None:
@@ -115,7 +125,8 @@ class LayerwiseCellDensity(Feature):
         self.layerfiles = list(layerfiles)
         self.section_thickness_um = float(section_thickness_um)
         self.shrinkage_correction = float(shrinkage_correction)
-        self.unit = unit
+        self.catalogue_unit = unit
+        self.unit = UNIT
 
     @staticmethod
     def _patch_name(url: str) -> str:
@@ -142,7 +153,7 @@ class LayerwiseCellDensity(Feature):
             area = float(areas.loc[k])
             volume_mm3 = area * self.section_thickness_um * self.shrinkage_correction * 1e-9
             n = int(counts.get(k, 0))
-            density = n / volume_mm3 * 0.1 if volume_mm3 > 0 else np.nan
+            density = n / (volume_mm3 / UNIT_VOLUME_MM3) if volume_mm3 > 0 else np.nan
             rows.append((self._patch_name(seg_url), name, n, area, volume_mm3, density))
         return pd.DataFrame(rows, columns=["patch", "layer", "counts", "area", "volume", "density"])
 
@@ -157,17 +168,25 @@ class LayerwiseCellDensity(Feature):
 
     @property
     def densities(self) -> pd.DataFrame:
-        """Densities (cells / 0.1 mm³) as layers (rows I..VI) × patches (columns)."""
+        """Densities (cells / (0.1 mm)³) as layers (rows I..VI) × patches (columns)."""
         return self.data.pivot(index="layer", columns="patch", values="density").reindex(list(LAYERS))
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Mean and std of the densities over patches, per layer (cells / 0.1 mm³)."""
+        """Mean and std of the densities over patches, per layer (cells / (0.1 mm)³)."""
         d = self.densities
         return pd.DataFrame({"mean": d.mean(axis=1), "std": d.std(axis=1)})
 
     def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
         """Box plot of the patch densities per layer.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (a new figure when None).
+        **kwargs
+            As siibra's: ``textwrap`` (title width in characters, default 40), ``title``,
+            ``xlabel``, ``ylabel`` and ``grid``; the rest goes to ``ax.boxplot``.
 
         Returns
         -------
@@ -175,11 +194,88 @@ class LayerwiseCellDensity(Feature):
         """
         ax = _axes(ax)
         d = self.densities
+        width = int(kwargs.pop("textwrap", 40))
+        title = kwargs.pop("title", f"{self.modality} in {self.anchor} ({d.shape[1]} patches)")
+        xlabel = kwargs.pop("xlabel", "cortical layer")
+        ylabel = kwargs.pop("ylabel", self.unit)
+        grid = kwargs.pop("grid", None)
         values = [d.loc[layer].dropna().to_numpy() for layer in LAYERS]
         ax.boxplot(values, **kwargs)
         ax.set_xticks(range(1, len(LAYERS) + 1))
         ax.set_xticklabels(LAYERS)
-        ax.set_xlabel("cortical layer")
-        ax.set_ylabel(UNIT)
-        ax.set_title(_short(f"Cell densities, {self.anchor} ({d.shape[1]} patches)"))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if grid is not None:
+            ax.grid(bool(grid))
+        ax.set_title("\n".join(textwrap.wrap(title, width)))
+        return ax
+
+
+class VonEconomoCellDensity(LayerwiseCellDensity):
+    """Neuron densities per cortical layer of one von Economo & Koskinas area (the offline pack).
+
+    ``data`` has one row per layer as tabulated (``I``, ``III(II)``, ``IIIa`` ... ``VIb``):
+    ``layer``, ``density`` (cells / (0.1 mm)³, the source's cells/mm³ × 10⁻³) and
+    ``thickness`` (mm, overall; NaN for sub-layers the source gives none). No patches: the values
+    are the book's single estimates, so :attr:`summary` has no spread.
+
+    Parameters
+    ----------
+    anchor : Anchor
+        The Juelich area homologous to the von Economo area.
+    file : str
+        Path of ``vonEconomo_layers.tsv``.
+    area : str
+        The von Economo area symbol (``"OC"``, ``"FA"`` ...).
+    **kwargs
+        Passed to :class:`~atlascope.features.base.Feature`.
+    """
+
+    #: How a query relates the feature to the queried region: a homologous area of another atlas.
+    match_qualification = "homologous area"
+
+    def __init__(self, anchor: Anchor, file: str, area: str, **kwargs: Any) -> None:
+        super().__init__(anchor, [], [], **kwargs)
+        self.file = file
+        self.area = area
+
+    def _load(self) -> pd.DataFrame:
+        df = pd.read_csv(fetch(self.file, kind="text"), sep="\t")
+        rows = df[df["area"].astype(str) == self.area]
+        if rows.empty:
+            raise InvalidInputError(f"{self.file}: no rows of von Economo area {self.area!r}.")
+        return pd.DataFrame(
+            {
+                "layer": rows["layer"].astype(str).to_numpy(),
+                "density": pd.to_numeric(rows["cells_per_mm3"], errors="coerce").to_numpy(float)
+                * UNIT_VOLUME_MM3,
+                "thickness": pd.to_numeric(rows["thickness_mm"], errors="coerce").to_numpy(float),
+            }
+        )
+
+    @property
+    def densities(self) -> pd.DataFrame:
+        """Densities (cells / (0.1 mm)³) as layers (rows, the source's layer labels) × one column."""
+        return self.data.set_index("layer")[["density"]]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The densities per layer (``mean``) with ``std`` NaN (one estimate per layer)."""
+        d = self.densities["density"]
+        return pd.DataFrame({"mean": d, "std": np.nan})
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """Bars of the layer densities; ``textwrap``, ``title``, ``xlabel``, ``ylabel`` as
+        :meth:`LayerwiseCellDensity.plot`, the rest to ``ax.bar``."""
+        ax = _axes(ax)
+        width = int(kwargs.pop("textwrap", 40))
+        title = kwargs.pop("title", f"Neuron density (von Economo {self.area}) in {self.anchor}")
+        ax.set_xlabel(kwargs.pop("xlabel", "cortical layer"))
+        ax.set_ylabel(kwargs.pop("ylabel", self.unit))
+        d = self.data
+        kwargs.setdefault("color", "dimgray")
+        ax.bar(np.arange(len(d)), d["density"], **kwargs)
+        ax.set_xticks(np.arange(len(d)))
+        ax.set_xticklabels(d["layer"])
+        ax.set_title("\n".join(textwrap.wrap(title, width)))
         return ax

@@ -12,9 +12,11 @@ folder (``<cache>/features/connectivity-<key>.npz``), and later calls reuse them
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +38,7 @@ __all__ = [
     "FunctionalConnectivity",
     "AnatomoFunctionalConnectivity",
     "TracingConnectivity",
+    "ConnectivityProfile",
     "read_matrix",
 ]
 
@@ -366,36 +369,105 @@ class RegionalConnectivity(Feature):
             f"{region!s} is not a row of {self.name}; rows are e.g. {', '.join(names[:5])} ..."
         )
 
-    def get_profile(self, region: str | Region, max_rows: int = 15) -> pd.Series:
-        """The region's strongest connections, strongest first (self-connection left out).
+    def get_profile(
+        self,
+        region: str | Region,
+        min_connectivity: float = 0,
+        max_rows: int | None = None,
+        direction: str = "column",
+    ) -> ConnectivityProfile:
+        """The region's connections above ``min_connectivity``, strongest first (siibra's semantics).
 
         Parameters
         ----------
         region : str or Region
             A row of the matrix (name, words of a name, or a Region).
-        max_rows : int
-            How many connections to return.
+        min_connectivity : float
+            Only connections strictly above this value are kept (default 0: every connection > 0;
+            the region itself is kept when its self-connection is above it).
+        max_rows : int, optional
+            Keep only the strongest ``max_rows`` connections (default: all).
+        direction : {"column", "row"}
+            Read the region's column (siibra's default) or row; the same for symmetric matrices.
 
         Returns
         -------
-        pandas.Series
-            Mean connection strength indexed by the connected region; ``name`` is the region.
+        ConnectivityProfile
+            Its ``data`` is a one-column DataFrame (column: the region's name) indexed by the
+            connected regions (:class:`~atlascope.core.region.Region` objects, ``.name`` as in
+            siibra).
         """
+        if direction not in ("column", "row"):
+            raise InvalidInputError(f"direction={direction!r}: use 'column' or 'row'.")
+        if max_rows is not None and int(max_rows) < 1:
+            raise InvalidInputError(f"max_rows={max_rows!r}: give a positive number of rows or None.")
         name = self._region_name(region)
-        row = self.data.loc[name].drop(labels=[name], errors="ignore")
-        out = row.sort_values(ascending=False, kind="stable").head(int(max_rows))
-        out.name = name
-        return out
+        series = self.data[name] if direction == "column" else self.data.loc[name]
+        series = series[series > float(min_connectivity)].sort_values(ascending=False, kind="stable")
+        if max_rows is not None:
+            series = series.head(int(max_rows))
+        parc = self._parcellation()
+        index = pd.Index([_region_of(parc, n) for n in series.index], name="region")
+        frame = pd.DataFrame({name: series.to_numpy(float)}, index=index)
+        return ConnectivityProfile(self, name, frame)
+
+    def _parcellation(self) -> Any:
+        """The registry's parcellation of the matrix (None when unknown)."""
+        if not self.anchor.parcellation:
+            return None
+        from ..core.registry import REGISTRY
+
+        try:
+            return REGISTRY.by_id("parcellation", self.anchor.parcellation)
+        except (NotFoundError, KeyError, AttributeError):
+            return None
+
+    def subject_feature(self, subject: str) -> RegionalConnectivity:
+        """The feature of one subject's matrix (the element ``subject`` of the compound feature)."""
+        key = str(subject)
+        if key not in self.files:
+            raise NotFoundError(
+                f"No subject {subject!r} in {self.name}; subjects are {', '.join(self.subjects[:10])}"
+                + (" ..." if len(self.files) > 10 else "")
+            )
+        element = copy.copy(self)
+        element.files = {key: self.files[key]}
+        element.files_indexed_by = "feature"
+        element.subject = key
+        element._cache = {}
+        element._lock = threading.RLock()
+        return element
+
+    def as_compound(self) -> Any:
+        """This feature as siibra's compound feature: indexable by subject, ``data`` the average."""
+        from .compound import CompoundFeature
+
+        return CompoundFeature(self, self.subjects, self.subject_feature, "subject")
 
     def plot(
         self,
         region: str | Region | None = None,
         ax: matplotlib.axes.Axes | None = None,
-        max_rows: int = 15,
+        max_rows: int | None = 15,
+        min_connectivity: float = 0,
         **kwargs: Any,
     ) -> matplotlib.axes.Axes:
-        """Bars of the region's strongest connections with mean ± std over subjects; without a
-        region, the mean matrix as an image.
+        """The region's strongest connections as bars (pandas ``DataFrame.plot``); without a region,
+        the matrix as an image.
+
+        Parameters
+        ----------
+        region : str or Region, optional
+            Whose connections to draw.
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (a new figure when None).
+        max_rows : int, optional
+            How many connections (default 15; None: all above ``min_connectivity``).
+        min_connectivity : float
+            Lower bound of the connections drawn.
+        **kwargs
+            Passed to ``DataFrame.plot`` (``kind`` default "bar", ``rot``, ``width``, ``color``
+            ...) or, without a region, to ``ax.imshow``.
 
         Returns
         -------
@@ -406,13 +478,54 @@ class RegionalConnectivity(Feature):
             ax.imshow(self.data.to_numpy(), **kwargs)
             ax.set_title(_short(f"{self.modality} ({self.cohort})"))
             return ax
-        prof = self.get_profile(region, max_rows)
-        err = self.std.loc[prof.name, prof.index].to_numpy()
-        ax.bar(np.arange(len(prof)), prof.to_numpy(), yerr=err, capsize=2, **kwargs)
-        ax.set_xticks(np.arange(len(prof)))
-        ax.set_xticklabels([_short(str(i), 30) for i in prof.index], rotation=90, fontsize=6)
-        ax.set_ylabel(self.modality)
-        ax.set_title(_short(f"{self.modality} of {prof.name} ({self.cohort}, n={len(self.files)})"))
+        return self.get_profile(region, min_connectivity, max_rows).plot(ax=ax, **kwargs)
+
+
+def _region_of(parcellation: Any, name: str) -> Region:
+    """The parcellation's region called ``name``, or a detached Region of that name."""
+    if parcellation is not None:
+        try:
+            return parcellation.get_region(name)
+        except (NotFoundError, AmbiguousNameError):
+            pass
+    return Region(name)
+
+
+class ConnectivityProfile(Feature):
+    """One region's connections from a connectivity matrix (what ``get_profile`` returns).
+
+    ``data`` is a one-column DataFrame: the connection strengths (the matrix's unit), indexed by
+    the connected regions.
+    """
+
+    MODALITY = "connectivity profile"
+
+    def __init__(self, matrix: RegionalConnectivity, region: str, frame: pd.DataFrame) -> None:
+        super().__init__(
+            Anchor(region=region, parcellation=matrix.anchor.parcellation),
+            modality=f"{matrix.modality} profile",
+            description=f"{matrix.modality} of {region} ({matrix.cohort})",
+            datasets=matrix.datasets,
+            id=matrix.id,
+        )
+        self.matrix = matrix
+        self.region = region
+        self._cache["data"] = frame
+
+    def _load(self) -> pd.DataFrame:  # pragma: no cover - data is given at construction
+        return self._cache["data"]
+
+    def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
+        """Bars of the connections (pandas ``DataFrame.plot``; ``kind="bar"`` unless given)."""
+        ax = _axes(ax)
+        kwargs.setdefault("kind", "bar")
+        kwargs.setdefault("legend", False)
+        data = self.data.rename(index=lambda r: _short(getattr(r, "name", str(r)), 30))
+        data.plot(ax=ax, **kwargs)
+        ax.set_ylabel(self.matrix.modality)
+        subjects = getattr(self.matrix, "subject", None)
+        who = f"subject {subjects}" if subjects else f"n={len(self.matrix.files)}"
+        ax.set_title(_short(f"{self.matrix.modality} of {self.region} ({self.matrix.cohort}, {who})"))
         return ax
 
 

@@ -273,6 +273,7 @@ def rank_features(features: list[Feature], concept: Any, registry: Any = None) -
                 qual, dist, reg = hit
                 if forced:
                     qual, reg = forced, q.region
+                qual = getattr(f, "match_qualification", None) or qual
                 m = Match(f, qual, reg, dist, same_parcellation(q.parcellation_id, f.anchor.parcellation))
                 if best is None or m.sort_key < best.sort_key:
                     best = m

@@ -1,8 +1,9 @@
 """Receptor densities: fingerprints (mean ± std per receptor) and cortical depth profiles.
 
 The EBRAINS fingerprint files are TSV tables with one row per receptor and the columns
-``receptor``, ``density (mean)``, ``density (sd)`` and ``unit`` (fmol/mg protein). Receptor names
-are turned into the standard symbols (``alpha1`` → ``α1``, ``alpha4beta2`` → ``α4β2``).
+``receptor``, ``density (mean)``, ``density (sd)`` and ``unit``. ``data`` keeps the file's receptor
+labels (``alpha1``, ``alpha4beta2``, as siibra does) and the file's unit; the standard symbols
+(``α1``, ``α4β2``) appear only on plot axes.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ _COLOURS = {
     "noradrenaline": "tab:purple", "serotonin": "tab:orange", "dopamine": "tab:brown",
 }  # fmt: skip
 
-#: Unit of receptor densities.
+#: Unit of receptor densities when the file gives none.
 UNIT = "fmol/mg protein"
 
 
@@ -95,10 +96,11 @@ def _column(df: pd.DataFrame, *needles: str, exclude: tuple[str, ...] = ()) -> s
 
 
 class ReceptorDensityFingerprint(Feature):
-    """Mean and standard deviation of the density of each receptor in one area (fmol/mg protein).
+    """Mean and standard deviation of the density of each receptor in one area.
 
-    ``data`` is indexed by the standard receptor symbol with the columns ``mean``, ``std`` and
-    ``unit``.
+    ``data`` is indexed by the receptor label of the file (``alpha1``, ``AMPA`` ...) with the
+    columns ``mean``, ``std`` and ``unit`` (the file's unit column, e.g. "fmol/mg"; "fmol/mg
+    protein" when the file has none).
 
     Parameters
     ----------
@@ -106,40 +108,52 @@ class ReceptorDensityFingerprint(Feature):
         The area.
     file : str
         URL (or path) of the TSV fingerprint file.
+    area : str, optional
+        When given, ``file`` is a table of many areas with an ``area`` column, and only the rows of
+        this area are read (the offline pack's ``receptors_zilles2018.tsv``).
     **kwargs
         Passed to :class:`~atlascope.features.base.Feature`.
     """
 
     MODALITY = "receptor density"
 
-    def __init__(self, anchor: Anchor, file: str, **kwargs: Any) -> None:
+    def __init__(self, anchor: Anchor, file: str, area: str | None = None, **kwargs: Any) -> None:
         super().__init__(anchor, **kwargs)
         self.file = file
+        self.area = area
 
     @property
     def unit(self) -> str:
-        """Unit of the densities."""
-        return UNIT
+        """Unit of the densities, as the file gives it (first row of its unit column)."""
+        units = self.data["unit"].dropna().astype(str)
+        return units.iloc[0] if len(units) else UNIT
 
     @property
     def receptors(self) -> list[str]:
-        """Receptor symbols, in file order."""
+        """Receptor labels of the file, in file order."""
         return list(self.data.index)
 
     def _load(self) -> pd.DataFrame:
         df = _read_table(self.file)
+        if self.area is not None:
+            if "area" not in df.columns:
+                raise InvalidInputError(f"{self.file}: no 'area' column to select area {self.area!r}.")
+            df = df[df["area"].astype(str) == self.area]
+            if df.empty:
+                raise InvalidInputError(f"{self.file}: no rows of area {self.area!r}.")
         rec = _column(df, "receptor") or df.columns[0]
         mean = _column(df, "mean") or _column(df, "density", exclude=("sd", "std"))
         std = _column(df, "sd") or _column(df, "std")
+        unit = _column(df, "unit")
         if mean is None:
             raise InvalidInputError(f"{self.file}: no mean density column in {list(df.columns)}.")
         out = pd.DataFrame(
             {
                 "mean": pd.to_numeric(df[mean], errors="coerce").to_numpy(float),
                 "std": pd.to_numeric(df[std], errors="coerce").to_numpy(float) if std else np.nan,
-                "unit": UNIT,
+                "unit": df[unit].astype(str).str.strip().to_numpy() if unit else UNIT,
             },
-            index=pd.Index([receptor_symbol(r) for r in df[rec]], name="receptor"),
+            index=pd.Index([str(r).strip() for r in df[rec]], name="receptor"),
         )
         return out
 
@@ -155,7 +169,8 @@ class ReceptorDensityFingerprint(Feature):
         kind : {"bar", "polar"}
             Plot style.
         **kwargs
-            Passed to ``ax.bar`` / ``ax.plot``.
+            Passed to ``ax.bar`` / ``ax.plot`` (``capsize``, ``color``, ``width`` ...; a
+            ``capsize`` given here replaces the default 2).
 
         Returns
         -------
@@ -171,15 +186,17 @@ class ReceptorDensityFingerprint(Feature):
             ax.plot(closed, mean, **kwargs)
             ax.fill_between(closed, np.maximum(mean - std, 0), mean + std, alpha=0.25)
             ax.set_xticks(theta)
-            ax.set_xticklabels(df.index, fontsize=7)
+            ax.set_xticklabels([receptor_symbol(r) for r in df.index], fontsize=7)
         elif kind == "bar":
             ax = _axes(ax)
-            colours = [_COLOURS.get(TRANSMITTER.get(r, ""), "tab:gray") for r in df.index]
+            symbols = [receptor_symbol(r) for r in df.index]
+            colours = [_COLOURS.get(TRANSMITTER.get(r, ""), "tab:gray") for r in symbols]
             kwargs.setdefault("color", colours)
-            ax.bar(np.arange(len(df)), df["mean"], yerr=df["std"].fillna(0), capsize=2, **kwargs)
+            kwargs.setdefault("capsize", 2)
+            ax.bar(np.arange(len(df)), df["mean"], yerr=df["std"].fillna(0), **kwargs)
             ax.set_xticks(np.arange(len(df)))
-            ax.set_xticklabels(df.index, rotation=90, fontsize=7)
-            ax.set_ylabel(UNIT)
+            ax.set_xticklabels(symbols, rotation=90, fontsize=7)
+            ax.set_ylabel(self.unit)
         else:
             raise InvalidInputError(f"kind={kind!r}: use 'bar' or 'polar'.")
         ax.set_title(_short(f"Receptor densities, {self.anchor}"))
