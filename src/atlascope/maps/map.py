@@ -206,6 +206,13 @@ class Map:
                 self._grid = self.volumes[0].provider.grid(self.columns[0][1].z if self.columns else None)
         return self._grid
 
+    def load_index(self):
+        """Load (or build once, then cache on disk) the map's SparseIndex and return it.
+
+        The explicit way to warm a map before timing or batch work; ``sparse_index`` calls it.
+        """
+        return self.sparse_index
+
     @property
     def sparse_index(self):
         """The SparseIndex (built once per map, then loaded from the disk cache)."""
