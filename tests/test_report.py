@@ -404,3 +404,56 @@ def test_sampling_summary_names_weak_matches_as_closest_only():
     assert rows[0]["region"] == "BA6 right" and "matches BA6 right best (correlation 0.60)" in rows[0]["sentence"]
     assert "no region of the Juelich above 0.2; the closest is BA44 left" in rows[1]["sentence"]
     assert rows[2]["cells"][-1] == "—" and "outside the atlas' coverage" in rows[2]["sentence"]
+
+
+def test_write_outputs_for_the_statmap_method(tmp_path):
+    """The statistical-map fields of a Characterization (issue 8) become clusters/labels TSVs, the
+    cluster image, per-cluster slices and the summary (fields set on a real sampling result)."""
+    import nibabel as nib
+    import numpy as np
+
+    from atlascope.report import write_outputs
+    from atlascope.workflow import Parameters, characterize, example_image_path
+
+    with atlascope.QUIET:
+        result = characterize(example_image_path(), parameters=Parameters(samples=300))
+    img = result.input.fetch()
+    data = np.asanyarray(img.dataobj)
+    labels = np.zeros(data.shape[:3], np.int16)
+    labels[data > 5] = 1
+    labels[data < -5] = -2
+    ijk_pos = np.argwhere(labels == 1)[0]
+    ijk_neg = np.argwhere(labels == -2)[0]
+    xyz_pos, xyz_neg = (nib.affines.apply_affine(img.affine, v) for v in (ijk_pos, ijk_neg))
+    vox = float(abs(np.linalg.det(img.affine[:3, :3])))
+    result.method = "statmap"
+    result.cluster_table = pd.DataFrame(
+        {
+            "Cluster ID": ["1", "1a", "2"],
+            "X": [xyz_pos[0], xyz_pos[0] + 3, xyz_neg[0]],
+            "Y": [xyz_pos[1], xyz_pos[1], xyz_neg[1]],
+            "Z": [xyz_pos[2], xyz_pos[2], xyz_neg[2]],
+            "Peak Stat": [float(data[tuple(ijk_pos)]), 6.0, float(data[tuple(ijk_neg)])],
+            "Cluster Size (mm3)": [(labels == 1).sum() * vox, np.nan, (labels == -2).sum() * vox],
+            result.map.parcellation.name: ["Area X (p=0.61)", "Area X", "outside the atlas coverage"],
+        }
+    )
+    result.labels = pd.DataFrame(
+        {"cluster": ["1", "2"], "peak": ["1", "2"], "atlas": [result.map.name] * 2,
+         "label": ["Area X", ""], "value": [0.61, np.nan], "metric": ["probability"] * 2}
+    )
+    result.label_maps = nib.Nifti1Image(labels, img.affine)
+    result.atlases = [result.map]
+    index = write_outputs(result, tmp_path / "out", viewer=False, feature_types=())
+    out = index.parent
+    written = pd.read_csv(out / "clusters.tsv", sep="\t", dtype={"Cluster ID": str})
+    assert list(written["Cluster ID"]) == ["1", "1a", "2"]
+    assert len(pd.read_csv(out / "labels.tsv", sep="\t")) == 2
+    assert np.array_equal(np.asanyarray(nib.load(out / "clusters.nii.gz").dataobj), labels)
+    assert (out / "cluster_1.png").is_file() and (out / "cluster_2.png").is_file()
+    page = index.read_text()
+    summary = parse_tables(page)["summary"]
+    assert [r[0] for r in summary["rows"]] == ["1", "2"]
+    assert [r[1] for r in summary["rows"]] == ["positive", "negative"]
+    assert "outside the coverage of every atlas" in page
+    assert "Area X (p=0.61)" in summary["rows"][0][-1]

@@ -95,7 +95,7 @@ def _region_details(region: Any, map_: Any, ref: int | None) -> dict[str, Any]:
 def shown_region_objects(result: Characterization, names: Sequence[str]) -> list[Any]:
     """The Region objects of the assignment tables whose names are in ``names``, in that order."""
     found: dict[str, Any] = {}
-    for df in (result.cluster_assignments, result.peak_assignments):
+    for df in (getattr(result, "cluster_assignments", None), getattr(result, "peak_assignments", None)):
         if df is None:
             continue
         for r in df.get("region", []):

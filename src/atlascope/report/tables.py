@@ -155,10 +155,11 @@ def result_tables(result: Characterization) -> dict[str, pd.DataFrame]:
         clusters = result.clusters.copy()
         clusters["color"] = [_hex(colors.get(int(c), (0.5, 0.5, 0.5))) for c in clusters["cluster"]]
         out["clusters"] = clusters
-    out["peaks"] = _peaks_table(result)
-    if result.peak_assignments is not None:
+    if getattr(result, "peaks", None) is not None:
+        out["peaks"] = _peaks_table(result)
+    if getattr(result, "peak_assignments", None) is not None:
         out["peak_assignments"] = flatten_assignments(result.peak_assignments)
-    if result.cluster_assignments is not None:
+    if getattr(result, "cluster_assignments", None) is not None:
         ca = flatten_assignments(result.cluster_assignments)
         if "correlation" in ca.columns:
             ca = ca.sort_values("correlation", ascending=False, kind="stable", na_position="last")
