@@ -250,13 +250,14 @@ def cluster_table(
     affine: np.ndarray | None = None,
 ) -> ClusterTable:
     """:func:`get_clusters_table` with every by-product (see there); ``atlases=None`` labels nothing."""
-    from .volumes.validation import validated_image
+    from .volumes.validation import analysis_dtype, validated_image
 
     maps = [] if atlases is None else resolve_atlases(atlases, space)
     if isinstance(stat_img, np.ndarray):
         if affine is None:
             raise InvalidInputError("An array input needs its affine: pass affine=<4x4 voxel-to-mm matrix>.")
-        stat_img = nib.Nifti1Image(stat_img, np.asarray(affine, float))
+        arr = analysis_dtype(stat_img, "stat_img")
+        stat_img = nib.Nifti1Image(arr, np.asarray(affine, float), dtype=arr.dtype)
     img = validated_image(stat_img, what="stat_img", allow_zero=True)
     data = np.asanyarray(img.dataobj)
     clusters, label_map = find_clusters_table(
