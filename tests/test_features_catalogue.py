@@ -12,8 +12,8 @@ import pytest
 import atlascope
 from atlascope import features
 from atlascope.core.region import Region
-from atlascope.errors import NotFoundError
-from feature_fixtures import ENIGMA_NAMED, HOC1_LEFT, standin_base
+from atlascope.errors import InvalidInputError, NotFoundError
+from feature_fixtures import ENIGMA_NAMED, HOC1_LEFT, standin_base, standin_counts
 from features_env import make_env, mirror_env
 from shared_data import shared_path
 
@@ -99,13 +99,16 @@ def test_receptor_fingerprint_values_from_zilles(env):
     df = fp.data
     assert list(df.columns) == ["mean", "std", "unit"]
     assert df.index.name == "receptor"
-    assert {"AMPA", "kainate", "NMDA", "GABAA", "GABAB", "M1", "5-HT1A", "α1", "D1"} <= set(df.index)
+    # the file's labels stay in data (as siibra); the Greek symbols only on the plot axis
+    assert {"AMPA", "kainate", "NMDA", "GABAA", "GABAB", "M1", "5-HT1A", "alpha1", "D1"} <= set(df.index)
     assert df.loc["AMPA", "mean"] == float(src.loc[src.receptor == "AMPA", "density (mean)"].iloc[0])
-    assert df.loc["α1", "std"] == float(src.loc[src.receptor == "alpha1", "density (sd)"].iloc[0])
+    assert df.loc["alpha1", "std"] == float(src.loc[src.receptor == "alpha1", "density (sd)"].iloc[0])
     assert len(df) == 15
-    assert "fmol/mg protein" in set(df["unit"])
-    ax = fp.plot()
+    assert set(df["unit"]) == set(src["unit"]) and fp.unit == src["unit"].iloc[0]  # read from the file
+    ax = fp.plot(capsize=4)
     assert len(ax.patches) == 15
+    assert "α1" in [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_ylabel() == fp.unit
     pax = fp.plot(kind="polar")
     assert pax.name == "polar"
     assert "search.kg.ebrains.eu" in " ".join(fp.urls) and fp.cite()
@@ -128,15 +131,18 @@ def test_layerwise_cell_density_from_von_economo(env):
     assert f.densities.shape == (6, 10)
     summary = f.summary
     for layer, (_thick, dens_mm3) in truth["layers"].items():
-        # von Economo: cells/mm³ -> cells / 0.1 mm³
-        exact = np.mean([e[layer] for e in truth["expected"]])  # after rounding the cell counts
+        # the stand-in files hold von Economo's cells/mm³ as counts per 0.1 mm³ without shrinkage
+        # correction ("expected"); siibra reads the unit as per (0.1 mm)³ = 10⁻³ mm³ and divides by
+        # the linear shrinkage correction ∛1.931: a factor 1/(100 ∛1.931) of the expected values
+        exact = np.mean([e[layer] for e in truth["expected"]]) / (100 * np.cbrt(1.931))
         assert summary.loc[layer, "mean"] == pytest.approx(exact, rel=1e-6)  # areas written with 7 digits
-        assert summary.loc[layer, "mean"] == pytest.approx(dens_mm3 / 10, rel=1e-2)
-    assert summary.loc["IV", "mean"] == pytest.approx(14825.0, rel=2e-3)  # OC: IVa, IVb, IVc
+        assert summary.loc[layer, "mean"] == pytest.approx(dens_mm3 / 1000 / np.cbrt(1.931), rel=1e-2)
+    assert summary.loc["IV", "mean"] == pytest.approx(148.25 / np.cbrt(1.931), rel=2e-3)  # OC: IVa, IVb, IVc
+    assert f.unit == "cells / (0.1 mm)³"
     first = df[df["patch"] == df["patch"].iloc[0]].set_index("layer")
-    assert first.loc["II", "density"] == pytest.approx(truth["expected"][0]["II"])
-    # volume = area × 20 µm (mm³)
-    assert first.loc["II", "volume"] == pytest.approx(first.loc["II", "area"] * 20e-9)
+    assert first.loc["II", "density"] == pytest.approx(truth["expected"][0]["II"] / (100 * np.cbrt(1.931)))
+    # volume = area × 20 µm × ∛1.931 (mm³)
+    assert first.loc["II", "volume"] == pytest.approx(first.loc["II", "area"] * 20e-9 * np.cbrt(1.931))
     ax = f.plot()
     assert len(ax.get_xticklabels()) == 6
 
@@ -155,20 +161,37 @@ def test_streamline_counts_average_and_profile(env, fresh_cache):
     np.testing.assert_allclose(mean.to_numpy(), expected)
     np.testing.assert_allclose(f.std.to_numpy()[0, 1], np.sqrt(2.0))
     assert mean.index[14] == HOC1_LEFT
-    prof = f.get_profile(hoc1_left(env), max_rows=15)
-    assert len(prof) == 15 and prof.name == HOC1_LEFT
-    assert (np.diff(prof.to_numpy()) <= 0).all()
-    row = pd.Series(expected[14], index=mean.index).drop(HOC1_LEFT)
-    assert prof.iloc[0] == row.max()
+    # siibra's compound feature: one per cohort and parcellation, elements = subjects
+    assert isinstance(f, features.CompoundFeature) and f.indexing_attributes == ("subject",)
+    assert len(f) == 200 and len(f.elements) == 200 and f[0] is f.elements[0]
+    first = f[0]
+    assert first.subject == f.subjects[0] and f[first.subject] is first
+    # subject 000's profile: its column of the region, every connection > 0, strongest first
+    prof = first.get_profile(hoc1_left(env)).data
+    subject0 = standin_counts(314, 0)[:, 14]
+    assert list(prof.columns) == [HOC1_LEFT]
+    assert len(prof) == int((subject0 > 0).sum())
+    assert (prof[HOC1_LEFT] > 0).all() and (np.diff(prof[HOC1_LEFT].to_numpy()) <= 0).all()
+    np.testing.assert_allclose(np.sort(prof[HOC1_LEFT].to_numpy()), np.sort(subject0[subject0 > 0]))
+    assert all(hasattr(r, "name") for r in prof.index)  # Regions, as the tutorial's shortname() needs
+    # the average and top-N as options
+    avg = f.get_profile(hoc1_left(env), max_rows=15).data
+    assert len(avg) == 15 and avg.iloc[0, 0] == expected[14].max()
+    with pytest.raises(InvalidInputError):
+        f.get_profile(hoc1_left(env), max_rows=0)
+    with pytest.raises(NotFoundError, match="200 elements"):
+        f[200]
     # cached: a second feature object reads the average from disk, not the zip
     from atlascope.features.builders import _connectivity  # noqa: F401
 
-    g = type(f)(f.anchor, f.files, repository=f.repository, decoder=f.decoder, cohort=f.cohort)
+    g = type(f.base)(f.anchor, f.files, repository=f.repository, decoder=f.decoder, cohort=f.cohort)
     n1 = env.server.count(zip_path)
     np.testing.assert_allclose(g.data.to_numpy(), expected)
     assert env.server.count(zip_path) == n1
-    ax = f.plot(hoc1_left(env))
+    ax = f.plot(hoc1_left(env), kind="bar", rot=50, width=0.7)  # the tutorial's keywords, to pandas
     assert len(ax.patches) == 15
+    assert ax.patches[0].get_width() == pytest.approx(0.7)
+    assert ax.get_xticklabels()[0].get_rotation() == pytest.approx(50)
 
 
 def test_enigma_real_connectivity(env):
@@ -181,10 +204,10 @@ def test_enigma_real_connectivity(env):
     src = pd.read_csv(env.shared / "hcp-connectivity-enigma" / "strucMatrix_ctx.csv", header=None).to_numpy()
     labels = (env.shared / "hcp-connectivity-enigma" / "strucLabels_ctx.csv").read_text().strip().split(",")
     np.testing.assert_allclose(sc.data.to_numpy(), src)
-    prof = sc.get_profile("L_lateraloccipital", max_rows=5)
+    prof = sc.get_profile("L_lateraloccipital", max_rows=5).data["L_lateraloccipital"]
     i = labels.index("L_lateraloccipital")
-    row = pd.Series(src[i], index=labels).drop("L_lateraloccipital").sort_values(ascending=False)
-    assert list(prof.index) == list(row.index[:5])
+    row = pd.Series(src[:, i], index=labels).sort_values(ascending=False, kind="stable")
+    assert [r.name for r in prof.index] == list(row.index[:5])
     np.testing.assert_allclose(prof.to_numpy(), row.to_numpy()[:5])
     assert sc.anchor.parcellation == dk.id
     assert "BSD" in sc.licence and "10.1038/s41592-021-01186-4" in sc.cite()

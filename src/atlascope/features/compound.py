@@ -47,6 +47,11 @@ class CompoundFeature(Feature):
         self._elements: dict[str, Feature] = {}
         self.indexing_attributes = (indexing_attribute,)
 
+    @property
+    def base(self) -> Feature:
+        """The feature of the whole group (whose ``data`` is the average)."""
+        return self._base
+
     # ------------------------------------------------------------ elements
     def _get(self, key: str) -> Feature:
         with self._lock:
