@@ -25,8 +25,10 @@ Environment variables (all read at call time, never at import)
     ``1`` to use only the cache and the mirror.
 ``ATLASCOPE_TIMEOUT``
     ``"60"`` (read timeout, s) or ``"10,60"`` (connect, read).
+``ATLASCOPE_DEADLINE``
+    Total seconds one download may take, retries included (default 1800).
 ``ATLASCOPE_LOCK_TIMEOUT``
-    Seconds to wait for another process downloading the same file (default 3600).
+    Seconds to wait for another process downloading the same file (default 600).
 
 Importing this package opens no socket, reads no large file and creates no folder; ``requests``,
 ``filelock``, ``nibabel`` and ``tqdm`` are imported when first needed.
