@@ -313,7 +313,7 @@ def _is_main_cluster(cid: Any) -> bool:
 
 
 def _mm(x: float, y: float, z: float) -> str:
-    return f"({x:.0f}, {y:.0f}, {z:.0f}) mm"
+    return f"({int(round(x))}, {int(round(y))}, {int(round(z))}) mm"  # no "-0"
 
 
 def summary_rows(
