@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import nibabel as nib
 import numpy as np
 
@@ -86,7 +88,106 @@ def crop_resample(
     thi = np.minimum(np.ceil(tvox.max(0)).astype(int) + 2, shape)
     if (thi <= tlo).any():
         return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
+    if labels is None:
+        labels = _is_label_like(data)
+    vox = np.linalg.inv(affine) @ target_affine  # target voxel -> source voxel
+    if np.allclose(vox[:3, :3], np.diag(np.diag(vox[:3, :3])), atol=1e-9):
+        sub = _axis_aligned(data, vox, tlo, thi, labels)
+        return sub, tlo
     sub_affine = target_affine.copy()
     sub_affine[:3, 3] = (target_affine @ np.r_[tlo, 1.0])[:3]
     sub = resample_to_grid(data, affine, tuple(thi - tlo), sub_affine, labels=labels)
-    return sub, tlo
+    return (sub if labels else sub.astype(np.float32, copy=False)), tlo
+
+
+#: Tolerance (source voxels) at the grid's edges, so that edge voxels of a matching grid stay in.
+_EDGE = 1e-6
+
+
+@functools.lru_cache(maxsize=128)
+def _axis_table(
+    n_src: int, scale: float, shift: float, n_target: int, nearest: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The grid mapping along one axis, for a whole target axis (kept between calls on the same grids).
+
+    Target voxel ``t`` sits at source voxel coordinate ``c = scale * t + shift``.
+
+    Returns
+    -------
+    i0, i1 : ndarray of intp, shape (n_target,)
+        Source voxels on either side of ``c`` (equal for nearest neighbour).
+    w : ndarray of float32, shape (n_target,)
+        Weight of ``i1`` (linear interpolation; 0 for nearest neighbour).
+    inside : ndarray of bool, shape (n_target,)
+        Whether ``c`` lies within the source grid (outside, the value is 0, as nilearn/scipy's
+        ``mode="constant"``).
+    """
+    c = scale * np.arange(n_target, dtype=np.float64) + shift
+    if nearest:
+        i = np.floor(c + 0.5)
+        inside = (c >= -_EDGE) & (c <= n_src - 1 + _EDGE)  # scipy's constant mode, also for order 0
+        i0 = np.clip(i, 0, n_src - 1).astype(np.intp)
+        out = (i0, i0, np.zeros(n_target, np.float32), inside)
+    else:
+        inside = (c >= -_EDGE) & (c <= n_src - 1 + _EDGE)
+        i0 = np.clip(np.floor(c), 0, max(n_src - 2, 0)).astype(np.intp)
+        i1 = np.minimum(i0 + 1, n_src - 1)
+        w = np.clip(c - i0, 0.0, 1.0).astype(np.float32)
+        out = (i0, i1, w, inside)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def _axis_aligned(
+    data: np.ndarray, vox: np.ndarray, tlo: np.ndarray, thi: np.ndarray, labels: bool
+) -> np.ndarray:
+    """Separable resampling (one 1D pass per axis) of ``data`` onto target voxels ``tlo..thi``.
+
+    Parameters
+    ----------
+    data : ndarray (X, Y, Z)
+        Source voxels.
+    vox : ndarray (4, 4)
+        Target-voxel to source-voxel matrix with a diagonal 3x3 part (grids with parallel axes).
+    tlo, thi : ndarray of int, shape (3,)
+        Target sub-box (``thi`` exclusive).
+    labels : bool
+        Nearest neighbour (keeps the dtype) instead of linear interpolation (float32).
+
+    Returns
+    -------
+    ndarray, shape ``thi - tlo``
+        The same values as nilearn's ``resample_img`` (scipy ``affine_transform``, constant 0
+        outside), computed on the sub-box only.
+    """
+    tables = []
+    for ax in range(3):
+        i0, i1, w, inside = _axis_table(
+            int(data.shape[ax]), float(vox[ax, ax]), float(vox[ax, 3]), int(thi[ax]), bool(labels)
+        )
+        sl = slice(int(tlo[ax]), int(thi[ax]))
+        tables.append((i0[sl], i1[sl], w[sl], inside[sl]))
+    # read only the source range the sub-box needs
+    lo = [int(t[0].min()) if len(t[0]) else 0 for t in tables]
+    hi = [int(t[1].max()) + 1 if len(t[1]) else 0 for t in tables]
+    arr = data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    if not labels:
+        arr = arr.astype(np.float32, copy=False)
+    for ax, (i0, i1, w, inside) in enumerate(tables):
+        j0, j1 = i0 - lo[ax], i1 - lo[ax]
+        shape = [1, 1, 1]
+        shape[ax] = -1
+        if labels:
+            arr = np.take(arr, j0, axis=ax)
+        else:
+            wb = w.reshape(shape)
+            a0 = np.take(arr, j0, axis=ax)
+            a1 = np.take(arr, j1, axis=ax)
+            a1 -= a0
+            a1 *= wb
+            a0 += a1
+            arr = a0
+        if not inside.all():
+            arr = arr * inside.reshape(shape).astype(arr.dtype)
+    return np.ascontiguousarray(arr)
