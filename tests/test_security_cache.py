@@ -147,6 +147,7 @@ def test_cache_entries_honour_the_umask(http_server, isolated_cache):
     finally:
         os.umask(old)
     assert stat.S_IMODE(entry.stat().st_mode) == 0o664  # group may read and write, not 0600
+    assert stat.S_IMODE(Path(f"{entry}.lock").stat().st_mode) == 0o664
 
 
 def test_permission_problems_are_named():
