@@ -6,7 +6,13 @@ import pytest
 
 from atlascope.configuration.sources import FolderSource, load_source
 from atlascope.core.registry import Registry
-from atlascope.features import LayerwiseCellDensity, ReceptorDensityFingerprint, StreamlineCounts, get
+from atlascope.features import (
+    CompoundFeature,
+    LayerwiseCellDensity,
+    ReceptorDensityFingerprint,
+    StreamlineCounts,
+    get,
+)
 from shared_data import shared_path
 
 
@@ -24,7 +30,9 @@ def test_feature_entries_are_registered(catalogue_registry):
     reg, report = catalogue_registry
     built = sum(n for t, n in report.built.items() if t.startswith("siibra/feature/"))
     assert built > 400
-    assert len(reg.features) == built
+    pack = [f for f in reg.features if f.provenance.source == "atlascope offline feature pack"]
+    assert pack  # the builtin offline feature pack is loaded too
+    assert len(reg.features) == built + len(pack)
     assert not report.failed
     # depth-resolved cell profiles are counted as not usable, not silently dropped
     assert report.unsupported["siibra/feature/profile/celldensity/v0.1"] > 0
@@ -42,7 +50,9 @@ def test_features_get_finds_catalogue_features_without_reading_data(catalogue_re
     assert receptors and all(isinstance(f, ReceptorDensityFingerprint) for f in receptors)
     qual = next(iter(receptors[0].anchor.regions.values()))
     assert qual == "contains"  # the fingerprint is anchored at the area, the query is its left half
-    assert any(isinstance(f, StreamlineCounts) for f in get(hoc1, "streamline counts", registry=reg))
+    conn = get(hoc1, "streamline counts", registry=reg)
+    assert conn and all(isinstance(f, CompoundFeature) for f in conn)  # siibra's compound features
+    assert any(isinstance(f.base, StreamlineCounts) for f in conn)
     assert all(isinstance(f, LayerwiseCellDensity) for f in get(hoc1, "cell density", registry=reg))
 
 
