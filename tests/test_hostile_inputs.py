@@ -163,7 +163,34 @@ def test_signed_integer_map_keeps_its_sign():
     d[0, 0, 0] = 9
     v = volumes.from_array(d, AFF, "mni152")
     data = np.asarray(v.fetch().dataobj)
-    assert data.dtype == np.int64 and data.min() == -4 and data.max() == 9
+    assert data.dtype == np.int32 and data.min() == -4 and data.max() == 9  # exact: the values fit
+    big = _box(np.int64, 2**40)
+    big[0, 0, 0] = -(2**40)
+    data = np.asarray(volumes.from_array(big, AFF, "mni152").fetch().dataobj)
+    assert data.dtype == np.float64 and data.max() == 2**40 and data.min() == -(2**40)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64, bool], ids=lambda t: np.dtype(t).name)
+def test_integer_input_on_another_grid_assigns(cube_map, dtype):
+    aff = np.eye(4)  # 1 mm grid, slightly rotated: the input is resampled through nibabel
+    aff[:3, :3] = [[0.99, -0.14, 0], [0.14, 0.99, 0], [0, 0, 1.0]]
+    aff[:3, 3] = -10
+    d = np.zeros((20, 20, 20), dtype)
+    d[8:14, 8:14, 8:14] = 1
+    df = cube_map.assign(volumes.from_array(d, aff, "mni152"))
+    assert len(df) == 1
+    _finite_metrics(df)
+
+
+def test_values_beyond_float32_on_another_grid_are_finite_or_refused(cube_map):
+    aff = AFF.copy()
+    aff[:3, 3] = -11.0  # shifted by half a voxel: resampled onto the map's grid
+    try:
+        df = cube_map.assign(volumes.from_array(_box(np.float64, 1e300), aff, "mni152"))
+    except InvalidInputError as exc:
+        assert "Rescale the input" in str(exc)
+    else:
+        _finite_metrics(df)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

@@ -144,8 +144,10 @@ def _unit_scaled(q: np.ndarray) -> tuple[np.ndarray, float]:
         return q, 1.0
     if not np.isfinite(q).all():
         raise InvalidInputError(
-            "The input structures hold NaN or infinite values; validate the image first "
-            "(atlascope.volumes.validated_image treats them as background)."
+            "The input holds values that are infinite on the map's grid: either NaN/inf voxels that "
+            "were not validated (atlascope.volumes.validated_image treats them as background), or "
+            "values beyond float32's range (about 3.4e38) that overflowed when the input was resampled "
+            "onto the map's grid. Rescale the input (e.g. divide it by its maximum)."
         )
     s = float(np.max(np.abs(q)))
     if s == 0.0:

@@ -36,11 +36,19 @@ def as_nifti(
 def analysis_dtype(data: np.ndarray, what: str) -> np.ndarray:
     """The array in a dtype that nibabel writes and numpy computes with exactly.
 
-    bool becomes uint8; float16 and extended floats become float64 (values beyond float64's range
-    are refused); every integer type and float32/float64 is kept.
+    bool becomes uint8; int64/uint64 become int32 when every value fits (float64 otherwise);
+    float16 and extended floats become float64 (values beyond float64's range are refused); the
+    other integer types and float32/float64 are kept.
     """
     if data.dtype == bool:
         return data.astype(np.uint8)
+    if data.dtype.kind in "iu" and data.dtype.itemsize == 8:
+        # nibabel (and the tools that resample through it) refuse 64-bit integer images without an
+        # explicit header: hold them as int32 when every value fits, exactly as float64 otherwise
+        info = np.iinfo(np.int32)
+        if not data.size or (int(data.min()) >= info.min and int(data.max()) <= info.max):
+            return data.astype(np.int32)
+        return data.astype(np.float64)
     if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
         raise InvalidInputError(
             f"{what} has data type {data.dtype}; real numbers are required (RGB or complex images "
@@ -80,8 +88,8 @@ def validated_image(img, what: str = "input image", allow_zero: bool = False) ->
     """Load and check an image; return a 3D image of real numbers with a finite affine.
 
     NaN and ±inf voxels are the background (SPM writes NaN outside the brain): they become 0 and
-    one INFO line gives their count. Integer images (int8 … int64, uint8 … uint64) keep their
-    type, bool becomes uint8, float16/float128 become float64. Signed values are kept.
+    one INFO line gives their count. Integer images (int8 … int64, uint8 … uint64) and bool
+    work: see :func:`analysis_dtype` for the type each is held in. Signed values are kept.
 
     Parameters
     ----------
