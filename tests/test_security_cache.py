@@ -273,3 +273,14 @@ def test_cached_entry_that_fails_to_parse_is_evicted_and_fetched_once(http_serve
     assert got == (TSV.decode() if reader == "text" else {"ok": 1})
     assert http_server.count(path) == 2
     assert entry.read_bytes() == good
+
+
+def test_using_a_foreign_folder_warns_once(tmp_path, monkeypatch, caplog):
+    home = tmp_path / "project"
+    _home_like(home)
+    monkeypatch.setenv("ATLASCOPE_CACHE", str(home))
+    with caplog.at_level("WARNING", logger="atlascope"):
+        cache_dir()
+        cache_dir()
+    warnings = [r for r in caplog.records if "no atlascope CACHEDIR.TAG" in r.getMessage()]
+    assert len(warnings) == 1 and not (home / "CACHEDIR.TAG").exists()

@@ -116,7 +116,18 @@ def cache_dir() -> Path:
     if empty:  # never tag a foreign, non-empty folder (e.g. ATLASCOPE_CACHE=$HOME)
         with contextlib.suppress(OSError):  # a read-only cache still serves its files
             tag.write_text(_CACHEDIR_TAG, encoding="ascii")
+    elif folder not in _WARNED and not is_atlascope_cache(folder):
+        _WARNED.add(folder)
+        logger.warning(
+            "The cache folder %s holds other files and no atlascope CACHEDIR.TAG; atlascope uses it but "
+            "`cache prune`/`clear_cache` will refuse it. Point ATLASCOPE_CACHE at a new or empty folder.",
+            folder,
+        )
     return folder
+
+
+#: Foreign cache folders already warned about (once per process).
+_WARNED: set[Path] = set()
 
 
 def os_problem(exc: OSError) -> str:
