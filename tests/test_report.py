@@ -457,3 +457,15 @@ def test_write_outputs_for_the_statmap_method(tmp_path):
     assert [r[1] for r in summary["rows"]] == ["positive", "negative"]
     assert "outside the coverage of every atlas" in page
     assert "Area X (p=0.61)" in summary["rows"][0][-1]
+
+
+def test_report_command_names_a_broken_tsv(example_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from atlascope.cli import main
+
+    copy = tmp_path / "copy"
+    shutil.copytree(example_dir, copy)
+    (copy / "peaks.tsv").write_text('peak\tx\n0\t"unbalanced quote\n1\t2\n')
+    res = CliRunner().invoke(main, ["report", str(copy)])
+    assert res.exit_code == 2 and "peaks.tsv" in res.output and "not a readable TSV" in res.output
