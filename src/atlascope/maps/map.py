@@ -696,8 +696,14 @@ class Map:
             relabel = np.zeros(n + 1, np.int64) - 1
             relabel[good] = np.arange(len(good))
             comp = relabel[lab]
+            # bounding boxes of the kept components (grid voxels, inclusive), so the engine skips that pass
+            boxes = ndimage.find_objects(lab)
+            box_lo = np.array([[s.start for s in boxes[g - 1]] for g in good], np.int64).reshape(-1, 3)
+            box_hi = np.array([[s.stop - 1 for s in boxes[g - 1]] for g in good], np.int64).reshape(-1, 3)
+            box_lo, box_hi = box_lo + offset, box_hi + offset
         else:
             comp = np.where(pos, 0, -1)  # one structure; minsize_voxel applies to split components only
+            box_lo = box_hi = None
         sel = comp >= 0
         if not sel.any():
             logger.info(
@@ -711,7 +717,7 @@ class Map:
         flat = np.ravel_multi_index(tuple(gijk.T), shape)
         q = sub[sel].astype(np.float64)
         K = int(owner.max()) + 1
-        structs = Structures(owner, flat, q, K)
+        structs = Structures(owner, flat, q, K, box_lo, box_hi)
         pm = assign_structures(idx, structs, shape, lower_threshold)
         cnt = np.bincount(owner, minlength=K)
         centroid_vox = np.stack([np.bincount(owner, gijk[:, a], K) for a in range(3)], axis=1) / cnt[:, None]

@@ -266,7 +266,8 @@ class SparseIndex:
                 raise CacheError(
                     f"sparse index {path} has format {int(z['format_version'])}, expected {FORMAT_VERSION}"
                 )
-            arrays = {k: z[k] for k in cls._ARRAYS}
+            # plain ndarray views of the maps: numpy.memmap's per-indexing overhead is avoided
+            arrays = {k: np.asarray(z[k]) for k in cls._ARRAYS}
             return cls(tuple(int(s) for s in z["shape"]), np.array(z["affine"]), **arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
