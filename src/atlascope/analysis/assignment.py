@@ -119,9 +119,12 @@ def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float
         owner_local, entries = index.expand_rows(hrows[lo:hi])
         e_of = sel[owner_local]
         m = index.values[entries]
-        keep = kept_by_threshold(m, lower_threshold)
-        e_of, m = e_of[keep], m[keep].astype(np.float64)
-        key = owner[e_of].astype(np.int64) * R + index.columns[entries][keep]
+        cols = index.columns[entries]
+        if lower_threshold > 0:  # stored values are > 0, so only a threshold can drop entries
+            keep = kept_by_threshold(m, lower_threshold)
+            e_of, m, cols = e_of[keep], m[keep], cols[keep]
+        m = m.astype(np.float64)
+        key = owner[e_of].astype(np.int64) * R + cols
         parts.append(_reduce_pairs(key, m * q[e_of], np.ones(len(key), np.int64), m))
         lo = hi
     if not parts:
