@@ -469,3 +469,23 @@ def test_report_command_names_a_broken_tsv(example_dir, tmp_path):
     (copy / "peaks.tsv").write_text('peak\tx\n0\t"unbalanced quote\n1\t2\n')
     res = CliRunner().invoke(main, ["report", str(copy)])
     assert res.exit_code == 2 and "peaks.tsv" in res.output and "not a readable TSV" in res.output
+
+
+@pytest.mark.parametrize("kind", ["under-a-file", "unwritable"])
+def test_characterize_checks_out_before_any_work(tmp_path, kind):
+    from click.testing import CliRunner
+
+    from atlascope.cli import main
+
+    if kind == "under-a-file":
+        (tmp_path / "a-file").write_text("x")
+        out, expected = tmp_path / "a-file" / "out", "which is a file"
+    else:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("no /proc: no folder here that even root cannot write")
+        out, expected = Path("/proc/self/atlascope-out"), "cannot be written"
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["characterize", "--example", "--out", str(out), "--quiet"])
+    assert res.exit_code == 2 and "atlascope: error:" in res.output and expected in res.output
+    assert time.perf_counter() - t0 < 5  # refused before the characterisation ran
+    assert "Traceback" not in res.output
