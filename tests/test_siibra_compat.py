@@ -11,6 +11,8 @@ import atlascope as siibra
 from atlascope.errors import ServiceUnavailableError
 from shared_data import shared_path, shared_root
 
+pytest_plugins = ["httpserver"]
+
 
 def test_siibra_names_exist():
     for name in (
@@ -128,3 +130,70 @@ def test_tutorial_feature_helpers_on_offline_pack(offline_pack):
     # the filter_features idiom keeps the pack's features (r.assign(region) of their anchors)
     fts = ns["filter_features"](siibra.features.get(region, "ReceptorDensityFingerprint"), region)
     assert fts and fts[0].data.loc["AMPA", "mean"] == 496.0 and fts[0].data.loc["AMPA", "std"] == 274.0
+
+
+@pytest.fixture
+def mirror_catalogue(tmp_path, http_server_factory, monkeypatch):
+    """The catalogue's feature entries with real-format stand-in files on a 127.0.0.1 mirror, the
+    Allen API answers in the recorded layout, and the global registry swapped for the test one
+    (so the tutorial's ``siibra.get_region("julich 3.0.3", ...)`` and ``features.get`` see it)."""
+    import atlascope.core.registry as registry_mod
+    from atlascope.core.registry import REGISTRY
+    from atlascope.features import genes as genes_mod
+    from atlascope.maps.map import Map, MapIndex
+    from atlascope.volumes import NiftiProvider, Volume
+    from feature_fixtures import HOC1_LEFT, abagen_coordinates, serve_allen
+    from features_env import make_env, mirror_env
+
+    coords = abagen_coordinates()
+    if coords is None:
+        pytest.skip("abagen is not installed (its package data holds the real AHBA sample coordinates)")
+    shared = shared_path()
+    server = http_server_factory()
+    env = make_env(shared, tmp_path / "mirror", server)
+    pmap = next(
+        (shared / "julich-brain-2.4" / "Area hOc1 (V1, 17, CalcS)" / "2.4").glob("Area-hOc1_l_*MNI152ASYM2009C*.nii.gz")
+    )
+    space = REGISTRY.get_space("ICBM 2009c")
+    env.registry.add_space(space)
+    env.registry.add_map(
+        Map(
+            "test/jb303-hoc1-left",
+            "Julich-Brain 3.0.3 hOc1 left (v2.4 pmap)",
+            space,
+            env.jb303,
+            "statistical",
+            [Volume(NiftiProvider(pmap), space, "hOc1 left")],
+            {HOC1_LEFT: [MapIndex(volume=0)]},
+        )
+    )
+    serve_allen(server, coords, [["GABARAPL1", "GABARAPL2", "MAOA", "TAC1"]], 2)
+    monkeypatch.setenv("ATLASCOPE_ALLEN_API", server.url + "/api/v2")
+    monkeypatch.setenv("ATLASCOPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(genes_mod, "PAGE_SIZE", 2)
+    monkeypatch.setattr(registry_mod, "REGISTRY", env.registry)
+    monkeypatch.setattr(siibra, "REGISTRY", env.registry)
+    with mirror_env(server.url):
+        yield env
+
+
+def test_tutorial_feature_code_verbatim_on_mirror(mirror_catalogue):
+    import matplotlib.pyplot as plt
+
+    env = mirror_catalogue
+    ns = run_tutorial(tutorial_feature_code())  # helpers, selected_region, the four-panel figure
+    region = ns["selected_region"]
+    assert region.name == "Area hOc1 (V1, 17, CalcS) left" and region.parcellation is env.jb303
+    axs = ns["axs"]
+    assert len(axs) == 4 and all(ax.has_data() for ax in axs)
+    # receptors: the catalogue's V1 fingerprint (a stand-in file with Zilles' real V1 values)
+    fp = ns["filter_features"](siibra.features.get(region, "ReceptorDensityFingerprint"), region)[0]
+    assert env.receptors[fp.file] == "V1"
+    assert fp.data.loc["AMPA", "mean"] == 496.0 and fp.data.loc["AMPA", "std"] == 274.0
+    assert [p.get_height() for p in axs[0].patches] == list(fp.data["mean"])
+    # connectivity: subject 000's row of hOc1 left, every connection > 0, the first 15 drawn
+    conn = siibra.features.get(region, "StreamlineCounts")[0]
+    conndata = conn[0].get_profile(region).data
+    assert (conndata.iloc[:, 0] > 0).all() and len(axs[2].patches) == 15
+    assert [p.get_height() for p in axs[2].patches] == list(conndata.iloc[:15, 0])
+    plt.close(ns["fig"])
