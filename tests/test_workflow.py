@@ -3,12 +3,14 @@ clustered, turned into densities and assigned; and nilearn's example image throu
 
 from __future__ import annotations
 
+import nibabel as nib
 import numpy as np
 import pytest
 from nilearn import image
 
 import atlascope
 from atlascope import volumes
+from atlascope.analysis._grid import nearest_voxel
 from atlascope.workflow import Parameters, characterize, example_image_path
 
 SOURCES = ["V1 left", "V1 right", "BA44 left"]
@@ -70,8 +72,18 @@ def test_each_cluster_is_best_correlated_with_its_source_area(pmaps, three_area_
 @pytest.mark.slow
 def test_characterize_example_image():
     p = Parameters(samples=2000)
-    res = characterize(example_image_path(), parameters=p)
-    assert len(res.samples) == 2000
+    kw = {"method": "sampling", "threshold": 3.1, "two_sided": True, "atlases": None}
+    res = characterize(example_image_path(), parameters=p, **kw)
+    assert res.method == "sampling"
+    assert len(res.samples) == 4000  # the positive and the negative part, 2000 each
+    # every sample lies where |t| > 3.1, none in the background
+    img = nib.load(example_image_path())
+    ijk = nearest_voxel(res.samples.coordinates, img.affine)
+    assert np.all(np.abs(np.asanyarray(img.dataobj)[tuple(ijk.T)]) > 3.1)
+    # cluster densities live on the map's grid
+    shape, affine = res.map.grid
+    some = next(iter(res.cluster_maps.values())).fetch()
+    assert some.shape == tuple(shape) and np.allclose(some.affine, affine)
     assert len(res.clusters) >= 1
     assert set(res.clusters["cluster"]) == set(res.samples.labels.tolist()) - {-1}
     df = res.cluster_assignments
@@ -85,7 +97,8 @@ def test_characterize_example_image():
     assert len(res.peaks) >= 1
     peaks = res.peak_assignments
     assert {"input structure", "region", "map value"} <= set(peaks.columns)
-    assert set(res.timings) >= {"draw samples", "find clusters", "sparse index"}
+    assert set(res.timings) >= {"samples, clusters and densities", "peaks"}
+    assert res.peak_values is not None and len(res.peak_values) == len(res.peaks)
     # repeatable with the same seed
-    again = characterize(example_image_path(), parameters=p)
+    again = characterize(example_image_path(), parameters=p, **kw)
     np.testing.assert_array_equal(again.samples.coordinates, res.samples.coordinates)

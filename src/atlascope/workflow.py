@@ -17,14 +17,16 @@ import numpy as np
 import pandas as pd
 
 from .analysis._grid import nearest_voxel
+from .analysis.peaks import find_peaks
 from .commons import logger
 from .core.registry import REGISTRY
+from .errors import InvalidInputError
 from .locations.point import PointCloud
 from .maps.map import Map
 from .volumes.builders import from_nifti, from_pointcloud
 from .volumes.volume import Volume
 
-__all__ = ["Parameters", "Characterization", "characterize", "example_image_path", "resolve_map"]
+__all__ = ["Parameters", "Characterization", "characterize", "choose_method", "example_image_path", "resolve_map"]
 
 DEFAULT_MAP = ("julich fsl", "mni152")
 
@@ -58,28 +60,42 @@ class Characterization:
     input : Volume
         The validated input.
     map : Map
-        The statistical map used.
-    samples : PointCloud
-        Drawn samples with cluster labels.
+        The statistical map used for the SPEC section 4 assignments.
+    samples : PointCloud or None
+        Drawn samples with cluster labels (sampling method; None for ``method="statmap"``).
     peaks : PointCloud
-        Peaks of the input, strongest first.
+        Peaks of the input, strongest first (statmap: the cluster table's peaks and sub-peaks).
     peak_assignments : pandas.DataFrame
-        Assignment of the peaks.
+        Assignment of the peaks to ``map``.
     clusters : pandas.DataFrame
-        One row per cluster: label, number of samples, centroid (mm), peak value of the input.
+        One row per cluster: cluster, samples (sampling) or voxels (statmap), centroid x/y/z (mm),
+        peak value of the input.
     cluster_maps : dict of int to Volume
-        Kernel-density map of each cluster.
+        Kernel-density map (sampling, on the map's grid) or masked input (statmap) of each cluster.
     cluster_assignments : pandas.DataFrame
-        Assignment of every cluster's density map, with a ``cluster`` column.
+        Assignment of every cluster map to ``map``, with a ``cluster`` column (all rows).
     parameters : Parameters
         What was used.
     timings : dict of str to float
         Seconds per step.
+    method : {"statmap", "sampling"}
+        The method that ran.
+    cluster_table : pandas.DataFrame or None
+        Wide cluster table: "Cluster ID", "X", "Y", "Z", "Peak Stat", "Cluster Size (mm3)", then one
+        column per atlas (display name). None when no threshold applies (sampling without threshold).
+    labels : pandas.DataFrame or None
+        Long label table: cluster, peak, atlas, label, value, metric.
+    label_maps : nibabel.Nifti1Image or None
+        Cluster label image on the input grid: +id positive clusters, -id negative ones, 0 elsewhere.
+    atlases : list of Map
+        The atlases of ``cluster_table`` and ``labels``.
+    peak_values : numpy.ndarray or None
+        Shape (n_peaks,): the input's value at each peak, as found (not recomputed).
     """
 
     input: Volume
     map: Map
-    samples: PointCloud
+    samples: PointCloud | None
     peaks: PointCloud
     peak_assignments: pd.DataFrame
     clusters: pd.DataFrame
@@ -87,12 +103,22 @@ class Characterization:
     cluster_assignments: pd.DataFrame
     parameters: Parameters
     timings: dict[str, float] = field(default_factory=dict)
+    method: str = "sampling"
+    cluster_table: pd.DataFrame | None = None
+    labels: pd.DataFrame | None = None
+    label_maps: nib.Nifti1Image | None = None
+    atlases: list = field(default_factory=list)
+    peak_values: np.ndarray | None = None
 
     def top_regions(self, n: int = 5) -> pd.DataFrame:
-        """The best-correlated region of each cluster, then the next best, up to ``n`` rows."""
+        """Best-correlated cluster assignments with correlation >= ``parameters.min_correlation``, up to ``n``.
+
+        The summary view; ``cluster_assignments`` keeps every row.
+        """
         df = self.cluster_assignments
         if not len(df) or "correlation" not in df:
             return df.head(0)
+        df = df[df["correlation"] >= self.parameters.min_correlation]
         return df.sort_values("correlation", ascending=False).head(n)
 
 
@@ -111,90 +137,195 @@ def resolve_map(map_: Map | str | tuple | None, space: str | None = None) -> Map
     return REGISTRY.get_map(parc, space or DEFAULT_MAP[1], maptype="statistical")
 
 
+METHODS = ("auto", "statmap", "sampling")
+DEFAULT_STAT_THRESHOLD = 3.1
+
+
+def choose_method(data: np.ndarray, method: str = "auto") -> str:
+    """``"sampling"`` for non-negative (feature) maps, ``"statmap"`` for signed maps, unless given."""
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}.")
+    if method != "auto":
+        return method
+    return "statmap" if np.any(data < 0) else "sampling"
+
+
 def characterize(
     image: nib.spatialimages.SpatialImage | str | os.PathLike | Volume,
     space: str = "mni152",
     map: Map | str | None = None,
     parameters: Parameters | None = None,
     name: str = "",
+    method: str = "auto",
+    threshold: float | None = None,
+    extent: int = 0,
+    two_sided: bool = False,
+    atlases: Any = "all",
 ) -> Characterization:
-    """Characterise an activation map: clusters, peaks and their assignment to a map's regions.
+    """Characterise an activation map: clusters, peaks and their labels in atlases.
 
     Parameters
     ----------
     image : path, nibabel image or Volume
-        The activation map (3D, in ``space``).
+        The activation or statistical map (3D, in ``space``; NaN/±inf are background).
     space : str
         Space of the image, default ``"mni152"``.
     map : Map or str, optional
-        Statistical map or parcellation spec (default: the Juelich histological atlas).
+        Statistical map for the SPEC section 4 assignments (default: the Juelich histological atlas).
     parameters : Parameters, optional
         Sampling, clustering and assignment parameters.
     name : str
         Display name of the input.
+    method : {"auto", "statmap", "sampling"}
+        ``statmap``: thresholded cluster table (nilearn's rows) labelled in every atlas;
+        ``sampling``: SPEC section 3 (samples, HDBSCAN, kernel densities); ``auto``: sampling for
+        non-negative maps, statmap for signed ones.
+    threshold : float, optional
+        Cluster-forming threshold (statmap: default 3.1; sampling on a signed map: the positive part
+        above it is sampled, default 0).
+    extent : int
+        Minimum cluster size in voxels (statmap).
+    two_sided : bool
+        Also negative clusters (statmap) / sample the negative part separately (sampling).
+    atlases : "all", names, Maps or None
+        Atlases of the cluster table.
 
     Returns
     -------
     Characterization
     """
+    from .labelling import cluster_table
+    from .volumes.validation import validated_image
+
     p = parameters or Parameters()
     timings: dict[str, float] = {}
 
     def tick(step: str, t0: float) -> float:
-        timings[step] = time.perf_counter() - t0
-        logger.debug("%s: %.3f s", step, timings[step])
-        return time.perf_counter()
+        return tick_into(timings, step, t0)
 
     t = time.perf_counter()
     vol = image if isinstance(image, Volume) else from_nifti(image, space, name=name)
-    img = vol.fetch()
+    img = validated_image(vol.fetch(), what=vol.name or "input image")
     arr = np.asanyarray(img.dataobj)
-    if not np.any(arr > 0):
-        logger.warning(
-            "%s has no positive voxels: samples follow the relative order of its values and no cluster "
-            "map can overlap a region positively. Pass the negated map to characterise deactivations.",
-            vol.name or "The input",
-        )
+    chosen = choose_method(arr, method)
     pmap = resolve_map(map, space)
+    pmap.load_index()
     t = tick("load input and map", t)
-    _ = pmap.sparse_index
-    t = tick("sparse index", t)
-    rng = np.random.default_rng(p.seed) if p.seed is not None else None
-    samples = vol.draw_samples(p.samples, e=p.exponent, sigma_mm=p.sigma_mm, rng=rng)
-    t = tick("draw samples", t)
-    samples.find_clusters(min_fraction=p.min_fraction, max_fraction=p.max_fraction)
-    t = tick("find clusters", t)
-    peaks = vol.find_peaks(mindist=p.peak_mindist, sigma_mm=0, threshold=0.0)
-    peak_df = pmap.assign(peaks, lower_threshold=p.lower_threshold)
-    t = tick("peaks", t)
-    affine = img.affine
+    if chosen == "statmap" and threshold is None:
+        threshold = DEFAULT_STAT_THRESHOLD
+        logger.info("No threshold given: clusters are formed at |value| > %s.", threshold)
+    table = None
+    if threshold is not None:
+        table = cluster_table(img, threshold, extent, two_sided, atlases=atlases, space=space)
+        t = tick("cluster table and labels", t)
+    if chosen == "statmap":
+        result = _statmap(vol, img, arr, pmap, p, table, timings, t)
+    else:
+        result = _sampling(vol, img, arr, pmap, p, threshold, two_sided, timings, t)
+    if table is not None:
+        result.cluster_table, result.labels = table.wide, table.long
+        result.label_maps, result.atlases = table.label_map, table.atlases
+    return result
+
+
+def _statmap(vol, img, arr, pmap, p, table, timings, t) -> Characterization:
+    """Peaks = the cluster table's peaks; clusters = its clusters, assigned to ``pmap``."""
+    clusters = table.clusters
+    xyz = np.concatenate([c.peaks_xyz for c in clusters]) if clusters else np.zeros((0, 3))
+    values = np.concatenate([c.peak_values for c in clusters]) if clusters else np.zeros(0)
+    peaks = PointCloud(xyz, vol.space, sigma_mm=0.0, labels=np.arange(len(xyz)))
+    peak_df = pmap.assign(peaks, lower_threshold=p.lower_threshold) if len(xyz) else pd.DataFrame()
     rows, cluster_maps, assigned = [], {}, []
-    labels = sorted(set(samples.labels.tolist()) - {-1})
-    for lab in labels:
-        sel = samples.labels == lab
-        pts = samples.coordinates[sel]
-        ijk = nearest_voxel(pts, affine)
-        ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape)), axis=1)
-        peak_val = float(arr[tuple(ijk[ok].T)].max()) if ok.any() else float("nan")
-        c = pts.mean(0)
+    for c in clusters:
+        masked = np.zeros(arr.shape, np.float32)
+        masked[tuple(c.mask_ijk.T)] = np.abs(arr[tuple(c.mask_ijk.T)])
+        cimg = nib.Nifti1Image(masked, img.affine)
+        cmap = from_nifti(cimg, vol.space, name=f"cluster {c.sign * c.id}")
+        cluster_maps[c.sign * c.id] = cmap
+        centroid = nib.affines.apply_affine(img.affine, c.mask_ijk.mean(0))
         rows.append(
-            {
-                "cluster": lab,
-                "samples": int(sel.sum()),
-                "x": c[0],
-                "y": c[1],
-                "z": c[2],
-                "peak value": peak_val,
-            }
+            {"cluster": c.sign * c.id, "samples": len(c.mask_ijk), "x": centroid[0], "y": centroid[1],
+             "z": centroid[2], "peak value": float(c.peak_values[0])}
         )
-        cmap = from_pointcloud(samples, label=lab, target=vol)
-        cluster_maps[lab] = cmap
-        df = pmap.assign(cmap, minsize_voxel=p.minsize_voxel, lower_threshold=p.lower_threshold)
-        df.insert(0, "cluster", lab)
+        df = pmap.assign(cimg, minsize_voxel=p.minsize_voxel, lower_threshold=p.lower_threshold,
+                         split_components=False)
+        df.insert(0, "cluster", c.sign * c.id)
         assigned.append(df)
-    t = tick("cluster maps and assignment", t)
+    t = tick_into(timings, "cluster assignment", t)
+    return Characterization(
+        vol, pmap, None, peaks, peak_df,
+        pd.DataFrame(rows, columns=["cluster", "samples", "x", "y", "z", "peak value"]),
+        cluster_maps, pd.concat(assigned, ignore_index=True) if assigned else pd.DataFrame(), p, timings,
+        method="statmap", peak_values=values,
+    )
+
+
+def tick_into(timings: dict[str, float], step: str, t0: float) -> float:
+    """Record the seconds since ``t0`` under ``step``; return the new start time."""
+    timings[step] = time.perf_counter() - t0
+    logger.debug("%s: %.3f s", step, timings[step])
+    return time.perf_counter()
+
+
+def _sampling(vol, img, arr, pmap, p, threshold, two_sided, timings, t) -> Characterization:
+    """SPEC section 3 on the positive part (and, two-sided, the negative part separately)."""
+    thr = 0.0 if threshold is None else float(threshold)
+    signed = bool(np.any(arr < 0))
+    if not signed and not np.any(arr > thr):
+        raise InvalidInputError(
+            f"{vol.name or 'The input'} has no voxel above {thr}: nothing to sample. Lower the threshold."
+        )
+    parts = [(1, np.where(arr > thr, arr, 0))]
+    if signed and two_sided:
+        parts.append((-1, np.where(arr < -thr, -arr, 0)))
+    rng = np.random.default_rng(p.seed) if p.seed is not None else None
+    grid_shape, grid_affine = pmap.grid
+    target = nib.Nifti1Image(np.zeros(grid_shape, np.uint8), grid_affine)
+    all_coords, all_labels, rows, cluster_maps, assigned = [], [], [], {}, []
+    peak_xyz, peak_vals = [], []
+    for sign, part in parts:
+        if not np.any(part > 0):
+            logger.info("No voxel %s %s: that part is not sampled.", "above" if sign > 0 else "below", sign * thr)
+            continue
+        pvol = from_nifti(nib.Nifti1Image(part.astype(np.float32), img.affine), vol.space, name=vol.name)
+        samples = pvol.draw_samples(p.samples, e=p.exponent, sigma_mm=p.sigma_mm, rng=rng)
+        samples.find_clusters(min_fraction=p.min_fraction, max_fraction=p.max_fraction)
+        ijk, vals = find_peaks(part, mindist=p.peak_mindist, threshold=0.0)
+        if len(ijk):
+            peak_xyz.append(nib.affines.apply_affine(img.affine, ijk))
+            peak_vals.append(sign * np.asarray(vals, float))
+        offset = len(rows)  # negative clusters continue the numbering (-1 stays "noise")
+        for lab in sorted(set(samples.labels.tolist()) - {-1}):
+            sel = samples.labels == lab
+            pts = samples.coordinates[sel]
+            vijk = nearest_voxel(pts, img.affine)
+            ok = np.all((vijk >= 0) & (vijk < np.asarray(arr.shape)), axis=1)
+            peak_val = float(sign * part[tuple(vijk[ok].T)].max()) if ok.any() else float("nan")
+            cid = lab + offset
+            c = pts.mean(0)
+            rows.append({"cluster": cid, "samples": int(sel.sum()), "x": c[0], "y": c[1], "z": c[2],
+                         "peak value": peak_val})
+            cmap = from_pointcloud(samples, label=lab, target=target)  # densities on the map's grid
+            cluster_maps[cid] = cmap
+            df = pmap.assign(cmap, minsize_voxel=p.minsize_voxel, lower_threshold=p.lower_threshold)
+            df.insert(0, "cluster", cid)
+            assigned.append(df)
+        labels = np.where(samples.labels >= 0, samples.labels + offset, -1)
+        all_coords.append(samples.coordinates)
+        all_labels.append(labels)
+    t = tick_into(timings, "samples, clusters and densities", t)
+    samples = PointCloud(np.concatenate(all_coords), vol.space, sigma_mm=p.sigma_mm,
+                         labels=np.concatenate(all_labels))
+    xyz = np.concatenate(peak_xyz) if peak_xyz else np.zeros((0, 3))
+    values = np.concatenate(peak_vals) if peak_vals else np.zeros(0)
+    order = np.argsort(-np.abs(values), kind="stable")
+    xyz, values = xyz[order], values[order]
+    peaks = PointCloud(xyz, vol.space, sigma_mm=0.0, labels=np.arange(len(xyz)))
+    peak_df = pmap.assign(peaks, lower_threshold=p.lower_threshold) if len(xyz) else pd.DataFrame()
+    tick_into(timings, "peaks", t)
     clusters = pd.DataFrame(rows, columns=["cluster", "samples", "x", "y", "z", "peak value"])
     cluster_df = pd.concat(assigned, ignore_index=True) if assigned else pd.DataFrame()
     return Characterization(
-        vol, pmap, samples, peaks, peak_df, clusters, cluster_maps, cluster_df, p, timings
+        vol, pmap, samples, peaks, peak_df, clusters, cluster_maps, cluster_df, p, timings,
+        method="sampling", peak_values=values,
     )
