@@ -70,16 +70,13 @@ def crop_resample(
     target_affine = np.asarray(target_affine, float)
     affine = np.asarray(affine, float)
     shape = np.asarray(shape, int)
-    if data.shape == tuple(shape) and np.allclose(affine, target_affine, atol=1e-6):
-        nz = np.argwhere(data != 0)
-        if not len(nz):
-            return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
-        lo, hi = nz.min(0), nz.max(0) + 1
-        return data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], lo
-    nz = np.argwhere(data != 0)
-    if not len(nz):
+    box = _support_box(data)
+    if box is None:
         return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
-    lo, hi = nz.min(0) - 1, nz.max(0) + 1
+    if data.shape == tuple(shape) and np.allclose(affine, target_affine, atol=1e-6):
+        lo, hi = box[0], box[1] + 1
+        return data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], lo
+    lo, hi = box[0] - 1, box[1] + 1
     corners = np.array(
         [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
     )
@@ -98,6 +95,23 @@ def crop_resample(
     sub_affine[:3, 3] = (target_affine @ np.r_[tlo, 1.0])[:3]
     sub = resample_to_grid(data, affine, tuple(thi - tlo), sub_affine, labels=labels)
     return (sub if labels else sub.astype(np.float32, copy=False)), tlo
+
+
+def _support_box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inclusive voxel bounding box ``(lo, hi)``, shape (3,) each, of the non-zero voxels (None if none).
+
+    Three reductions of one boolean mask: no index array per voxel (``argwhere``) is built.
+    """
+    mask = data != 0
+    if mask.ndim != 3:
+        mask = mask.reshape(mask.shape[:3] + (-1,)).any(axis=3)
+    lo, hi = np.zeros(3, int), np.zeros(3, int)
+    for ax in range(3):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))
+        if not len(hit):
+            return None
+        lo[ax], hi[ax] = hit[0], hit[-1]
+    return lo, hi
 
 
 #: Tolerance (source voxels) at the grid's edges, so that edge voxels of a matching grid stay in.

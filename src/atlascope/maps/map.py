@@ -711,16 +711,16 @@ class Map:
                 minsize_voxel,
             )
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
-        local = np.argwhere(sel)
+        local = np.nonzero(sel)  # per-axis index arrays (no stacked copy)
         owner = comp[sel].astype(np.int64)
-        gijk = local + offset
-        flat = np.ravel_multi_index(tuple(gijk.T), shape)
+        gijk = [ix + int(o) for ix, o in zip(local, offset)]
+        flat = np.ravel_multi_index(tuple(gijk), shape)
         q = sub[sel].astype(np.float64)
         K = int(owner.max()) + 1
         structs = Structures(owner, flat, q, K, box_lo, box_hi)
         pm = assign_structures(idx, structs, shape, lower_threshold)
         cnt = np.bincount(owner, minlength=K)
-        centroid_vox = np.stack([np.bincount(owner, gijk[:, a], K) for a in range(3)], axis=1) / cnt[:, None]
+        centroid_vox = np.stack([np.bincount(owner, gijk[a], K) for a in range(3)], axis=1) / cnt[:, None]
         centroid_mm = (affine @ np.c_[centroid_vox, np.ones(K)].T)[:3].T
         df = self._pairs_frame(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
         df = df.sort_values(
