@@ -74,18 +74,20 @@ def test_symbol_matching_never_substring():
     assert match_gene_symbol("AC1", cands) == []
 
 
-def expected_inside(env) -> set[int]:
+def expected_inside(env, cut: float = 0.2, arr=None) -> set[int]:
+    """Wells whose MNI position, rounded to 0.01 mm as siibra does, lies where ``arr > cut``."""
     import nibabel as nib
 
     img = nib.load(env.pmap)
-    arr = np.asarray(img.dataobj, dtype=float)
+    arr = np.asarray(img.dataobj, dtype=float) if arr is None else arr
     inv = np.linalg.inv(img.affine)
     wells = set()
     for ws, mni in env.per_donor.values():
+        mni = np.round(mni, 2)
         ijk = np.rint((inv @ np.c_[mni, np.ones(len(mni))].T)[:3].T).astype(int)
         ok = np.all((ijk >= 0) & (ijk < arr.shape), axis=1)
         for w, good, v in zip(ws, ok, ijk, strict=True):
-            if good and arr[tuple(v)] > 0.2:
+            if good and arr[tuple(v)] > cut:
                 wells.add(w)
     return wells
 
@@ -94,14 +96,19 @@ def test_gene_expressions_in_region(allen):
     left = allen.jb303.get_region(HOC1_LEFT)
     (fe,) = features.get(left, "gene", gene=FOUR, registry=allen.registry)
     df = fe.data
-    assert list(df.columns) == ["level", "zscore", "gene", "donor", "mni_xyz", "sample", "probe_id"]
+    assert list(df.columns) == ["level", "zscore", "gene", "donor", "mni_xyz", "sample", "well", "probe_id"]
     assert set(df["gene"]) == set(FOUR)  # TAC1 never resolved to CRTAC1
     wells = expected_inside(allen)
-    assert wells and set(df["sample"]) == wells
+    assert wells and set(df["well"]) == wells
+    # siibra's columns: coordinates rounded to 0.01 mm, sample = position in the donor's answer
+    assert all(np.allclose(np.round(xyz, 2), xyz, atol=0, rtol=0) for xyz in df["mni_xyz"])
+    for donor, (ws, _mni) in allen.per_donor.items():
+        sub = df[df["donor"] == donor]
+        assert all(ws[int(i)] == w for i, w in zip(sub["sample"], sub["well"], strict=True))
     from feature_fixtures import GENES, standin_level
 
     row = df[df["gene"] == "MAOA"].iloc[0]
-    assert row["level"] == pytest.approx(standin_level(int(row["sample"]), int(row["probe_id"])))
+    assert row["level"] == pytest.approx(standin_level(int(row["well"]), int(row["probe_id"])))
     assert row["probe_id"] in GENES["MAOA"][1]
     # real abagen coordinate recovered through the donor's alignment
     assert len(df[df["gene"] == "GABARAPL1"]) == 3 * len(wells)
@@ -163,3 +170,35 @@ def test_allen_down_names_the_service(allen, monkeypatch, fast_retries, mode):
     assert "Allen Brain Atlas API" in str(info.value) and base in str(info.value)
     # other features still work
     assert len(features.get(left, "receptor", registry=allen.registry)[0].data) == 15
+
+
+def test_gene_samples_selected_by_the_labelled_map(allen, tmp_path):
+    """As siibra: a labelled map of the region, when there is one, selects the samples (not the
+    probability map above 0.2)."""
+    import nibabel as nib
+
+    img = nib.load(allen.pmap)
+    prob = np.asarray(img.dataobj, dtype=float)
+    labels = (prob > 0.5).astype(np.uint8)  # a labelled map narrower than the pmap > 0.2
+    space = REGISTRY.get_space("ICBM 2009c")
+    reg = allen.registry
+    lab_path = tmp_path / "hoc1-left-labelled.nii.gz"
+    nib.save(nib.Nifti1Image(labels, img.affine), lab_path)
+    labelled = Map(
+        "test/jb303-hoc1-left-labelled",
+        "Julich-Brain 3.0.3 hOc1 left (labelled)",
+        space,
+        allen.jb303,
+        "labelled",
+        [Volume(NiftiProvider(lab_path), space, "hOc1 left labelled")],
+        {HOC1_LEFT: [MapIndex(volume=0, label=1)]},
+    )
+    reg.add_map(labelled)
+    try:
+        left = allen.jb303.get_region(HOC1_LEFT)
+        (fe,) = features.get(left, "gene", gene="MAOA", registry=reg)
+        wells = expected_inside(allen, 0, labels)
+        assert wells and set(fe.data["well"]) == wells
+        assert wells < expected_inside(allen)  # fewer than the probability map would keep
+    finally:
+        reg._maps.remove(labelled)

@@ -11,8 +11,8 @@ The query follows the Allen Brain Atlas RMA API (``api/v2/data/query.json``):
 4. per donor, ``service::human_microarray_expression[probes$in...][donors$eq...]``: per probe the
    expression levels and z-scores of every sample, with each sample's MRI voxel position.
 
-Samples are kept when their MNI152 position falls into the region's map (value above
-``threshold``) or inside the ROI volume. Answers are cached like every download (through
+Samples are kept, as siibra does, when their MNI152 position rounded to 0.01 mm falls into the
+region's labelled map (else its probability map above ``threshold``) or inside the ROI volume. Answers are cached like every download (through
 :func:`atlascope.retrieval.fetch`); when the service does not answer (HTTP 5xx, refused
 connection...), :class:`~atlascope.errors.ServiceUnavailableError` names the service and the URL.
 
@@ -218,7 +218,8 @@ class AllenClient:
 
 
 def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
-    """A nibabel image (MNI152) of the region: its probability map (> threshold) or labelled mask."""
+    """A nibabel image (MNI152) of the region: its labelled mask (as siibra selects samples), else its
+    probability map above ``threshold``."""
     from ..locations.spaces import resolve_space
 
     mni = None
@@ -232,7 +233,7 @@ def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
             continue
         same = m.parcellation is region.parcellation
         if same or any(r.assign(region) == "exact" for r in m.parcellation.find(region.name)):
-            candidates.append((not same, m.maptype != "statistical", m))
+            candidates.append((not same, m.maptype != "labelled", m))
     candidates.sort(key=lambda t: t[:2])
     for _a, _b, m in candidates:
         try:
@@ -247,7 +248,8 @@ def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
         arr = np.asarray(img.dataobj, dtype=float)
         import nibabel as nib
 
-        return nib.Nifti1Image((arr > threshold).astype(np.uint8), img.affine)
+        cut = threshold if m.maptype == "statistical" else 0.0
+        return nib.Nifti1Image((arr > cut).astype(np.uint8), img.affine)
     raise NotFoundError(
         f"No map in MNI152 space holds {region.name!r}, so Allen samples cannot be selected; pass a Volume "
         "(ROI image in MNI152) instead of the region."
@@ -259,7 +261,9 @@ class GeneExpressions(Feature):
     region or ROI.
 
     ``data`` columns: ``level`` (log2 expression), ``zscore``, ``gene``, ``donor``, ``mni_xyz``
-    (tuple, mm), ``sample`` (well id), ``probe_id``.
+    (tuple, mm, rounded to 0.01 mm as siibra does before the inside test), ``sample`` (the sample's
+    position in the donor's answer, siibra's ``sample_index``), ``well`` (Allen well id),
+    ``probe_id``.
 
     Parameters
     ----------
@@ -300,7 +304,8 @@ class GeneExpressions(Feature):
         Parameters
         ----------
         concept : Region, str or Volume
-            Region (its MNI152 map, thresholded at ``threshold``) or ROI volume (non-zero voxels).
+            Region (its MNI152 labelled map; else its probability map above ``threshold``) or ROI
+            volume (non-zero voxels).
         gene : str or list of str
             Gene symbol(s), e.g. ``"MAOA"`` or ``["GABARAPL1", "TAC1"]``.
         threshold : float
@@ -353,7 +358,7 @@ class GeneExpressions(Feature):
             if not samples:
                 continue
             mri = np.array([s["sample"]["mri"] for s in samples], dtype=float).reshape(-1, 3)
-            mni = (donor.affine @ np.c_[mri, np.ones(len(mri))].T)[:3].T
+            mni = np.round((donor.affine @ np.c_[mri, np.ones(len(mri))].T)[:3].T, 2)
             keep = _points_in_volume(mni, self.mask)
             if not keep.any():
                 continue
@@ -370,15 +375,18 @@ class GeneExpressions(Feature):
                             "zscore": zs[idx],
                             "gene": p.get("gene-symbol", probes.get(pid, "")),
                             "donor": donor.name,
-                            "mni_xyz": [tuple(np.round(mni[i], 3)) for i in idx],
-                            "sample": [wells[i] for i in idx],
+                            "mni_xyz": [tuple(mni[i]) for i in idx],
+                            "sample": idx,
+                            "well": [wells[i] for i in idx],
                             "probe_id": pid,
                         }
                     )
                 )
         if not frames:
             logger.warning("No Allen samples of %s fall into %s.", ", ".join(self.genes), self.anchor)
-            return pd.DataFrame(columns=["level", "zscore", "gene", "donor", "mni_xyz", "sample", "probe_id"])
+            return pd.DataFrame(
+                columns=["level", "zscore", "gene", "donor", "mni_xyz", "sample", "well", "probe_id"]
+            )
         return pd.concat(frames, ignore_index=True)
 
     def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
