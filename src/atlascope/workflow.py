@@ -82,7 +82,7 @@ class Characterization:
         The method that ran.
     cluster_table : pandas.DataFrame or None
         Wide cluster table: "Cluster ID", "X", "Y", "Z", "Peak Stat", "Cluster Size (mm3)", then one
-        column per atlas (display name). None when no threshold applies (sampling without threshold).
+        column per atlas (display name). None for the sampling method.
     labels : pandas.DataFrame or None
         Long label table: cluster, peak, atlas, label, value, metric.
     label_maps : nibabel.Nifti1Image or None
@@ -181,8 +181,8 @@ def characterize(
         ``sampling``: SPEC section 3 (samples, HDBSCAN, kernel densities); ``auto``: sampling for
         non-negative maps, statmap for signed ones.
     threshold : float, optional
-        Cluster-forming threshold (statmap: default 3.1; sampling on a signed map: the positive part
-        above it is sampled, default 0).
+        Cluster-forming threshold (statmap: default 3.1; sampling: only values above it, and with
+        ``two_sided`` below minus it, are sampled, default 0).
     extent : int
         Minimum cluster size in voxels (statmap).
     two_sided : bool
@@ -214,8 +214,8 @@ def characterize(
     if chosen == "statmap" and threshold is None:
         threshold = DEFAULT_STAT_THRESHOLD
         logger.info("No threshold given: clusters are formed at |value| > %s.", threshold)
-    table = None
-    if threshold is not None:
+    table = None  # the cluster table belongs to the stat-map method (sampling reports its own clusters)
+    if chosen == "statmap":
         table = cluster_table(img, threshold, extent, two_sided, atlases=atlases, space=space)
         t = tick("cluster table and labels", t)
     if chosen == "statmap":
@@ -271,13 +271,14 @@ def _sampling(vol, img, arr, pmap, p, threshold, two_sided, timings, t) -> Chara
     """SPEC section 3 on the positive part (and, two-sided, the negative part separately)."""
     thr = 0.0 if threshold is None else float(threshold)
     signed = bool(np.any(arr < 0))
-    if not signed and not np.any(arr > thr):
-        raise InvalidInputError(
-            f"{vol.name or 'The input'} has no voxel above {thr}: nothing to sample. Lower the threshold."
-        )
     parts = [(1, np.where(arr > thr, arr, 0))]
     if signed and two_sided:
         parts.append((-1, np.where(arr < -thr, -arr, 0)))
+    if not any(np.any(part > 0) for _sign, part in parts):
+        raise InvalidInputError(
+            f"{vol.name or 'The input'} has no voxel beyond {thr}: nothing to sample. Lower the threshold"
+            + ("." if two_sided or not signed else ", or pass two_sided=True to sample the negative part.")
+        )
     rng = np.random.default_rng(p.seed) if p.seed is not None else None
     grid_shape, grid_affine = pmap.grid
     target = nib.Nifti1Image(np.zeros(grid_shape, np.uint8), grid_affine)
