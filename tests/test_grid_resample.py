@@ -71,3 +71,17 @@ def test_grid_mapping_is_reused_between_calls():
     crop_resample(data * 2, src, (60, 60, 60), np.eye(4))
     second = _axis_table.cache_info()
     assert first.misses == 3 and second.misses == 3 and second.hits == first.hits + 3
+
+
+@pytest.mark.parametrize("same_grid", [False, True])
+def test_positive_only_equals_zeroing_first(same_grid):
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(20, 22, 18))  # a t-map: negative values are not part of the support
+    data[:4] = 0
+    src = np.diag([3.0, 3.0, 3.0, 1.0]) if not same_grid else np.eye(4)
+    shape = (60, 66, 54) if not same_grid else data.shape
+    got, off = crop_resample(data, src, shape, np.eye(4), positive=True)
+    ref, ref_off = crop_resample(np.where(data > 0, data, 0), src, shape, np.eye(4))
+    np.testing.assert_array_equal(off, ref_off)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+    assert (got >= 0).all()

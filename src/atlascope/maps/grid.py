@@ -54,9 +54,17 @@ def resample_to_grid(
 
 
 def crop_resample(
-    data: np.ndarray, affine: np.ndarray, shape, target_affine: np.ndarray, labels: bool | None = None
+    data: np.ndarray,
+    affine: np.ndarray,
+    shape,
+    target_affine: np.ndarray,
+    labels: bool | None = None,
+    positive: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample only the part of the target grid that the input's non-zero voxels reach.
+
+    With ``positive=True`` only voxels > 0 count (the others are taken as 0); the input is cropped to
+    their box before anything else, so no pass over the rest of the image allocates memory.
 
     Returns
     -------
@@ -70,13 +78,21 @@ def crop_resample(
     target_affine = np.asarray(target_affine, float)
     affine = np.asarray(affine, float)
     shape = np.asarray(shape, int)
-    box = _support_box(data)
+    box = _support_box(data > 0 if positive else data)
     if box is None:
         return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
-    if data.shape == tuple(shape) and np.allclose(affine, target_affine, atol=1e-6):
-        lo, hi = box[0], box[1] + 1
-        return data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], lo
-    lo, hi = box[0] - 1, box[1] + 1
+    same_grid = data.shape == tuple(shape) and np.allclose(affine, target_affine, atol=1e-6)
+    if same_grid:
+        clo, chi = box[0], box[1] + 1
+    else:  # the support with one voxel of margin (interpolation reads the neighbours)
+        clo, chi = np.maximum(box[0] - 1, 0), np.minimum(box[1] + 2, data.shape[:3])
+    data = data[clo[0] : chi[0], clo[1] : chi[1], clo[2] : chi[2]]
+    if positive:
+        data = np.where(data > 0, data, 0)
+    if same_grid:
+        return data, clo
+    affine = affine @ np.r_[np.c_[np.eye(3), clo], [[0, 0, 0, 1]]]
+    lo, hi = box[0] - clo - 1, box[1] - clo + 1
     corners = np.array(
         [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
     )

@@ -681,7 +681,7 @@ class Map:
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine
         data = np.asanyarray(img.dataobj)
-        sub, offset = crop_resample(np.where(data > 0, data, 0), img.affine, shape, affine)
+        sub, offset = crop_resample(data, img.affine, shape, affine, positive=True)
         if data.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine, atol=1e-6):
             sub = _without_rounding_noise(sub, float(np.max(data)) if data.size else 0.0)
         if sub.size == 0 or not np.any(sub > 0):
