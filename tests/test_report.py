@@ -121,11 +121,22 @@ def test_figures_are_printable(example_dir):
 
 def test_summary_has_one_row_per_cluster_with_its_best_region(page, example_dir):
     tables = parse_tables(page)
-    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t")
-    ca = pd.read_csv(example_dir / "cluster_assignments.tsv", sep="\t")
+    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t", dtype={"Cluster ID": str})
     rows = tables["summary"]["rows"]
-    assert [r[0] for r in rows] == [str(c) for c in clusters["cluster"]]
     header = tables["summary"]["header"]
+    assert 'id="summary-sentences"' in page
+    if "Cluster ID" in clusters.columns:  # statistical-map method: main clusters, labels per atlas
+        main = clusters[clusters["Cluster ID"].str.fullmatch(r"\d+")]
+        assert [r[0] for r in rows] == list(main["Cluster ID"])
+        atlases = list(clusters.columns[6:])
+        assert header[-len(atlases):] == atlases
+        for row, (_, ref) in zip(rows, main.iterrows()):
+            assert row[1] == ("positive" if ref["Peak Stat"] >= 0 else "negative")
+            assert row[2] == str(int(ref["Cluster Size (mm3)"]))
+            assert row[-len(atlases):] == [str(ref[a]) if pd.notna(ref[a]) else "—" for a in atlases]
+        return
+    ca = pd.read_csv(example_dir / "cluster_assignments.tsv", sep="\t")
+    assert [r[0] for r in rows] == [str(c) for c in clusters["cluster"]]
     best_col = next(i for i, h in enumerate(header) if h.startswith("best region"))
     for row, cluster in zip(rows, clusters["cluster"]):
         sub = ca[ca["cluster"] == cluster].sort_values("correlation", ascending=False)
@@ -134,7 +145,6 @@ def test_summary_has_one_row_per_cluster_with_its_best_region(page, example_dir)
             assert f"(r={sub['correlation'].iloc[0]:.2f})" in row[best_col]
         else:
             assert row[best_col] == "—"
-    assert "matches" in page and 'id="summary-sentences"' in page
 
 
 def test_tables_have_units_legends_and_are_collapsed(page):

@@ -78,11 +78,16 @@ def test_report_in_headless_chromium(browser, example_dir, tmp_path):
     # the first screen answers the question: the summary is visible without scrolling
     box = page.locator("#summary").bounding_box()
     assert box is not None and box["y"] < 1000
-    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t")
+    clusters = pd.read_csv(example_dir / "clusters.tsv", sep="\t", dtype={"Cluster ID": str})
     ids = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[0].textContent.trim())")
-    assert ids == [str(c) for c in clusters["cluster"]]
-    samples = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[2].textContent.trim())")
-    assert samples == [str(n) for n in clusters["samples"]]
+    sizes = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[2].textContent.trim())")
+    if "Cluster ID" in clusters.columns:  # statistical-map method
+        main = clusters[clusters["Cluster ID"].str.fullmatch(r"\d+")]
+        assert ids == list(main["Cluster ID"])
+        assert sizes == [str(int(v)) for v in main["Cluster Size (mm3)"]]
+    else:
+        assert ids == [str(c) for c in clusters["cluster"]]
+        assert sizes == [str(n) for n in clusters["samples"]]
 
     # the page stays short with everything collapsed
     height = page.evaluate("document.documentElement.scrollHeight")
@@ -121,7 +126,7 @@ def test_report_in_headless_chromium(browser, example_dir, tmp_path):
     assert names == sorted(names, key=str.lower)
 
     # a region link opens its details card, which refers to its citation
-    first = page.locator("#summary tbody tr td a").first
+    first = page.locator("#tab-report a[href^='#region-']").first
     target = first.get_attribute("href")
     first.click()
     assert page.evaluate("location.hash") == target

@@ -50,7 +50,7 @@ from .folder import (
 from .html import build_report
 from .panels import FEATURE_TYPES, feature_panels
 from .provenance import collect_metadata, shown_region_objects
-from .tables import result_tables, shown_regions, summary_rows, write_tables
+from .tables import best_regions, result_tables, shown_regions, summary_rows, write_tables
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..workflow import Characterization
@@ -162,7 +162,9 @@ def write_outputs(
             result.map.parcellation.name,
             result.parameters.min_correlation,
         )
-        best = [r.get("region", "") for r in (summary or {}).get("rows", []) if r.get("region")]
+        order = [r["cluster"] for r in (summary or {}).get("rows", [])]
+        winners = best_regions(tables.get("cluster_assignments"))
+        best = [winners[c][0] for c in order if c in winners] + [v[0] for v in winners.values()]
         shown = best + shown_regions(tables.get("cluster_assignments")) + shown_regions(tables.get("peak_assignments"))
         regions = shown_region_objects(result, shown)
         featured = shown_region_objects(result, best)[:top_n]

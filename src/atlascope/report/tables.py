@@ -33,9 +33,13 @@ __all__ = [
     "table_model",
     "display_headers",
     "summary_rows",
+    "best_regions",
     "COLUMN_LEGEND",
     "TOP_ROWS",
 ]
+
+#: Atlases named in a cluster's sentence of the summary (the table has all of them).
+SENTENCE_ATLASES = 3
 
 #: Rows a long table shows before its "show all" button.
 TOP_ROWS = 10
@@ -308,6 +312,22 @@ def shown_regions(df: pd.DataFrame | None, top_rows: int = TOP_ROWS) -> list[str
 
 
 # ----------------------------------------------------------------------------- summary
+def best_regions(assignments: pd.DataFrame | None) -> dict[str, tuple[str, float]]:
+    """The best-correlated region of each cluster: ``{cluster id (str): (region, correlation)}``.
+
+    Clusters appear in the order of their best correlation (highest first).
+    """
+    best: dict[str, tuple[str, float]] = {}
+    if assignments is None or not len(assignments) or not {"cluster", "region", "correlation"} <= set(assignments):
+        return best
+    ranked = assignments.sort_values("correlation", ascending=False, kind="stable", na_position="last")
+    for c, region, r in zip(ranked["cluster"], ranked["region"], ranked["correlation"]):
+        key = str(int(c)) if isinstance(c, int | np.integer | float) and float(c).is_integer() else str(c)
+        if key not in best and isinstance(region, str):
+            best[key] = (region, float(r))
+    return best
+
+
 def _is_main_cluster(cid: Any) -> bool:
     return bool(re.fullmatch(r"-?\d+(\.0)?", str(cid).strip()))
 
@@ -366,7 +386,10 @@ def _statmap_summary(df: pd.DataFrame) -> dict[str, Any]:
         size_text = f"{float(size):,.0f} mm³" if not pd.isna(size) else "size unknown"
         head = f"Cluster {cid} ({sign}, {size_text}, peak {stat:.2f} at {_mm(*xyz)})"
         if covered:
-            sentence = head + " lies in " + "; ".join(f"{v} ({a})" for a, v in covered.items()) + "."
+            named = list(covered.items())[:SENTENCE_ATLASES]
+            rest = len(covered) - len(named)
+            more = f" and {rest} more atlas{'es' if rest > 1 else ''} in the table" if rest > 0 else ""
+            sentence = head + " lies in " + "; ".join(f"{v} ({a})" for a, v in named) + more + "."
         else:
             sentence = head + " lies outside the coverage of every atlas used."
         rows.append(
@@ -385,13 +408,7 @@ def _statmap_summary(df: pd.DataFrame) -> dict[str, Any]:
 def _sampling_summary(
     df: pd.DataFrame, assignments: pd.DataFrame | None, map_name: str, min_correlation: float
 ) -> dict[str, Any]:
-    best: dict[int, tuple[str, float]] = {}
-    if assignments is not None and len(assignments) and {"cluster", "region", "correlation"} <= set(assignments):
-        ranked = assignments.sort_values("correlation", ascending=False, na_position="last")
-        for rec in ranked.to_dict("records"):
-            c = int(rec["cluster"])
-            if c not in best and isinstance(rec["region"], str):
-                best[c] = (rec["region"], float(rec["correlation"]))
+    best = {int(k): v for k, v in best_regions(assignments).items() if re.fullmatch(r"-?\d+", k)}
     atlas = map_name or "map"
     rows = []
     for rec in df.to_dict("records"):
