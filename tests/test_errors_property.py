@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import nibabel as nib
 import numpy as np
@@ -342,12 +343,19 @@ def test_declared_sizes_never_escape(small_map, nifti_dir, dims, code, payload, 
     body = bytes(raw) + b"\0" * 4 + np.random.default_rng(payload).bytes(payload)
     path = nifti_dir / ("declared.nii.gz" if gz else "declared.nii")
     path.write_bytes(gzip.compress(body, compresslevel=1) if gz else body)
+    budget = os.environ.get("ATLASCOPE_MAX_IMAGE_BYTES")
+    os.environ["ATLASCOPE_MAX_IMAGE_BYTES"] = str(64 * 1024**2)  # keep CI's memory and time small
     try:
         df = small_map.assign(volumes.from_nifti(path, "mni152", name="declared"))
     except AtlascopeError as exc:
         assert str(exc)
         event(f"refused: {type(exc).__name__}")
         return
+    finally:
+        if budget is None:
+            os.environ.pop("ATLASCOPE_MAX_IMAGE_BYTES", None)
+        else:
+            os.environ["ATLASCOPE_MAX_IMAGE_BYTES"] = budget
     event("assigned")
     _check_table(df, 0.0)
 

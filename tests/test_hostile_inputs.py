@@ -88,6 +88,18 @@ def test_gzip_bomb_is_refused_before_decompressing(tmp_path):
         volumes.from_nifti(p, "mni152")
 
 
+def test_small_gzip_declaring_a_gigabyte_is_refused_before_allocating(tmp_path):
+    p = tmp_path / "small-bomb.nii.gz"
+    # 1 GiB declared (within the default budget), 1 MB of zeros actually compressed: the array is
+    # never allocated, the stream is measured first
+    with gzip.open(p, "wb") as fh:
+        fh.write(_header_bytes((1024, 1024, 256)))
+        fh.write(b"\0" * 1_000_000)
+    assert p.stat().st_size < 10_000
+    with pytest.raises(InvalidInputError, match=r"expands to only 1000352.*gzip bomb with a lying header"):
+        volumes.from_nifti(p, "mni152")
+
+
 def test_memory_budget_is_configurable(tmp_path, monkeypatch):
     p = tmp_path / "ok.nii.gz"
     nib.save(nib.Nifti1Image(_box(np.float32), AFF), p)  # 4000 bytes decoded

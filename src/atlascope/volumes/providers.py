@@ -7,6 +7,7 @@ A provider returns ``nibabel.Nifti1Image`` objects on demand and describes itsel
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 import zlib
 from abc import ABC, abstractmethod
@@ -95,9 +96,44 @@ def _file_of(img: nib.spatialimages.SpatialImage) -> str | None:
     return str(name) if name else None
 
 
+def _gzip_length(path: str, needed: int) -> int | None:
+    """Uncompressed length of a gzip file, counted up to ``needed`` bytes without keeping them.
+
+    The gzip trailer (length modulo 2**32 of the last member) answers at once when it shows at
+    least ``needed`` bytes; otherwise the stream is decompressed chunk by chunk and counted, in
+    constant memory. ``None`` for files that are not gzip.
+    """
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return None
+        try:
+            fh.seek(-4, os.SEEK_END)
+            trailer = int.from_bytes(fh.read(4), "little")
+        except OSError:  # shorter than a gzip trailer
+            trailer = 0
+    if needed < 2**32 and trailer >= needed:
+        return needed
+    held = 0
+    try:
+        with gzip.open(path, "rb") as gz:
+            while held < needed:
+                chunk = gz.read(min(16 * 1024**2, needed - held))
+                if not chunk:
+                    break
+                held += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        pass  # a corrupt stream holds what was read before the damage
+    return held
+
+
 def _check_file(img, source: str, stored: int, cost: int = 0, budget: int = 0) -> None:
-    """Refuse an uncompressed file shorter than the ``stored`` bytes its header declares; warn when a
-    compressed file expands to ``cost`` bytes, far more than its size."""
+    """Refuse a file shorter than the ``stored`` bytes its header declares; warn when a compressed
+    file expands to ``cost`` bytes, far more than its size.
+
+    Compressed files are only measured when they would expand far (gzip: the trailer, else a
+    counting pass), so that a small file declaring gigabytes is refused before the array is
+    allocated.
+    """
     path = _file_of(img)
     if not path or not os.path.isfile(path):
         return
@@ -112,6 +148,14 @@ def _check_file(img, source: str, stored: int, cost: int = 0, budget: int = 0) -
                 "Export it again."
             )
     elif cost > EXPANSION_WARN_BYTES and cost > EXPANSION_WARN_RATIO * max(size, 1):
+        needed = int(getattr(img.dataobj, "offset", 0) or 0) + stored
+        held = _gzip_length(path, needed)
+        if held is not None and held < needed:
+            raise InvalidInputError(
+                f"{source}: the header declares {stored} bytes of voxel data but the compressed file "
+                f"{path!r} ({size} bytes) expands to only {held}; it is truncated or a gzip bomb with a "
+                "lying header. Export it again."
+            )
         logger.warning(
             "%s: the %.3g MB file %s expands to %.3g GB in memory (%.0f times); decoding it anyway "
             "(budget %s=%d bytes).",
