@@ -55,7 +55,7 @@ from .tables import best_regions, result_tables, shown_regions, summary_rows, wr
 if TYPE_CHECKING:  # pragma: no cover
     from ..workflow import Characterization
 
-__all__ = ["write_outputs", "build_report", "cluster_figures"]
+__all__ = ["write_outputs", "build_report", "cluster_figures", "draw_figures"]
 
 
 def cluster_figures(
@@ -107,6 +107,55 @@ def cluster_figures(
         )
         done.append({"cluster": str(c), "image": name})
     return done
+
+
+def draw_figures(
+    result: Characterization,
+    tables: dict[str, Any],
+    out: Path,
+    label: str,
+    max_cluster_figures: int = 6,
+    viewer: bool = True,
+) -> tuple[dict[str, Any], bool]:
+    """Draw every figure of the report once into ``out``.
+
+    Returns
+    -------
+    (dict, bool)
+        File names (``input``, ``clusters``, ``cluster_slices``: list of ``{"cluster", "image"}``)
+        and whether the slice viewer was written.
+    """
+    img = result.input.fetch()
+    label_maps = getattr(result, "label_maps", None)
+    figures: dict[str, Any] = {"input": "", "clusters": "", "cluster_slices": []}
+    has_viewer = False
+    steps = ["input", "clusters", "slices", *(["viewer"] if viewer else [])]
+    for step in progress(steps, desc="figures", unit="figure"):
+        if step == "input":
+            figures["input"] = plot_input(img, out / INPUT_PNG, title=label).name
+        elif step == "clusters":
+            s = tables.get("samples")
+            df = tables["clusters"]
+            if "Cluster ID" in df.columns:
+                n = int(df["Cluster ID"].astype(str).str.fullmatch(r"-?\d+").sum())
+            else:
+                n = len(df)
+            colors = dict(zip(df["cluster"].astype(int), df["color"])) if "color" in df else {}
+            plot_clusters(
+                None if s is None else s[["x", "y", "z"]].to_numpy(),
+                None if s is None else s["label"].to_numpy(),
+                colors,
+                out / CLUSTERS_PNG,
+                title=f"{n} clusters",
+                label_image=label_maps,
+            )
+            figures["clusters"] = CLUSTERS_PNG
+        elif step == "slices":
+            ctx = FigureContext(img)
+            figures["cluster_slices"] = cluster_figures(result, tables, out, ctx, max_cluster_figures)
+        else:
+            has_viewer = write_viewer(img, out / VIEWER_HTML, title=label) is not None
+    return figures, has_viewer
 
 
 def write_outputs(
@@ -171,31 +220,9 @@ def write_outputs(
         figures: dict[str, Any] = {"input": "", "clusters": "", "cluster_slices": []}
         has_viewer = False
         if plots:
-            img = result.input.fetch()
-            label = input_label or result.input.name
-            steps = ["input", "clusters", "slices", *(["viewer"] if viewer else [])]
-            for step in progress(steps, desc="figures", unit="figure"):
-                if step == "input":
-                    figures["input"] = plot_input(img, out / INPUT_PNG, title=label).name
-                elif step == "clusters":
-                    s = tables.get("samples")
-                    df = tables["clusters"]
-                    colors = dict(zip(df["cluster"].astype(int), df["color"])) if "color" in df else {}
-                    n = len(df)
-                    plot_clusters(
-                        None if s is None else s[["x", "y", "z"]].to_numpy(),
-                        None if s is None else s["label"].to_numpy(),
-                        colors,
-                        out / CLUSTERS_PNG,
-                        title=f"{n} clusters",
-                        label_image=label_maps,
-                    )
-                    figures["clusters"] = CLUSTERS_PNG
-                elif step == "slices":
-                    ctx = FigureContext(img)
-                    figures["cluster_slices"] = cluster_figures(result, tables, out, ctx, max_cluster_figures)
-                else:
-                    has_viewer = write_viewer(img, out / VIEWER_HTML, title=label) is not None
+            figures, has_viewer = draw_figures(
+                result, tables, out, input_label or result.input.name, max_cluster_figures, viewer
+            )
         panels = feature_panels(featured, out, feature_types, plots=plots)
         meta = collect_metadata(
             result,
