@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from atlascope.cli import main
 
 _EXAMPLE_OUT: dict[str, Path] = {}
+#: The sampling method on the positive part of the example t-map (its own default is the stat-map method).
+SAMPLING_ARGS = ["--method", "sampling", "--threshold", "0", "--one-sided"]
 
 
 def example_output(tmp_path_factory) -> Path:
@@ -23,7 +25,8 @@ def example_output(tmp_path_factory) -> Path:
     if "out" not in _EXAMPLE_OUT:
         out = tmp_path_factory.mktemp("example-report") / "out"
         res = CliRunner().invoke(
-            main, ["characterize", "--example", "--samples", "2000", "--out", str(out), "--quiet"]
+            main,
+            ["characterize", "--example", *SAMPLING_ARGS, "--samples", "2000", "--out", str(out), "--quiet"],
         )
         assert res.exit_code == 0, res.output + repr(res.exception)
         _EXAMPLE_OUT["out"] = out
@@ -76,7 +79,8 @@ def test_characterize_example_writes_every_file(example_dir):
 def test_characterize_is_repeatable_with_the_seed(example_dir, tmp_path):
     out = tmp_path / "again"
     res = CliRunner().invoke(
-        main, ["characterize", "--example", "--samples", "2000", "--out", str(out), "--no-plots", "--quiet"]
+        main,
+        ["characterize", "--example", *SAMPLING_ARGS, "--samples", "2000", "--out", str(out), "--no-plots", "--quiet"],
     )
     assert res.exit_code == 0, res.output
     for name in ("clusters.tsv", "samples.tsv", "cluster_assignments.tsv"):
@@ -88,7 +92,9 @@ def test_characterize_is_repeatable_with_the_seed(example_dir, tmp_path):
 
 
 def test_assign_prints_the_table():
-    res = CliRunner().invoke(main, ["assign", "--coords", "40,-20,50", "--coords", "-40,-80,0,5", "--tsv"])
+    res = CliRunner().invoke(
+        main, ["assign", "--coords", "40,-20,50", "--coords", "-40,-80,0,5", "--map", "julich fsl", "--tsv"]
+    )
     assert res.exit_code == 0, res.output
     lines = [line.split("\t") for line in res.output.strip().splitlines()]
     header, rows = lines[0], lines[1:]
@@ -97,8 +103,23 @@ def test_assign_prints_the_table():
     assert structs == {"0", "1"}
     first = [r for r in rows if r[0] == "0"]
     assert first[0][5].startswith("GM Primary somatosensory cortex BA3b right")
-    res = CliRunner().invoke(main, ["assign", "--coords", "40,-20,50", "--labelled"])
+    res = CliRunner().invoke(main, ["assign", "--coords", "40,-20,50", "--map", "julich fsl", "--labelled"])
     assert res.exit_code == 0 and "region" in res.output
+
+
+def test_assign_labels_in_every_atlas():
+    res = CliRunner().invoke(main, ["assign", "--coords", "40,-20,50", "--coords", "-24,-68,-20", "--tsv"])
+    assert res.exit_code == 0, res.output
+    lines = [line.split("\t") for line in res.output.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert header == ["x", "y", "z", "atlas", "label", "value", "metric"]
+    assert len(rows) == 2 * 10  # one row per coordinate and offline atlas
+    by = {(r[1], r[3]): r[4] for r in rows}
+    assert by[("-20", "Julich-Brain FSL histological")].startswith("GM Primary somatosensory cortex BA3b right")
+    assert by[("-68", "Julich-Brain FSL histological")] == "outside the Julich-Brain FSL histological coverage"
+    assert by[("-68", "AAL2")] == "Cerebelum 6 left"
+    res = CliRunner().invoke(main, ["assign", "--coords", "40,-20,50", "--atlas", "aal", "--tsv"])
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2
 
 
 def test_atlases_lists_provenance():

@@ -98,12 +98,35 @@ def main() -> None:
 )
 @click.option("--mindist", type=int, default=5, show_default=True, help="Minimum distance of peaks (voxels).")
 @click.option(
-    "--threshold",
+    "--lower-threshold",
     type=float,
     default=0.0,
     show_default=True,
     help="lower_threshold of the assignments: map values below it count as 0 for clusters; "
     "peaks (points) whose map value is not above it give no row.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Cluster-forming threshold of the input (e.g. 3.1 for a t-map) [statmap default: 3.1; "
+    "--example: 3.1, two-sided].",
+)
+@click.option("--extent", type=click.IntRange(min=0), default=0, show_default=True, help="Minimum cluster size (voxels).")
+@click.option("--two-sided/--one-sided", "two_sided", default=None, help="Also negative clusters (values below -threshold).")
+@click.option(
+    "--atlas",
+    "atlas_names",
+    multiple=True,
+    help="Atlas of the cluster table (repeatable; default: all offline atlases).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "statmap", "sampling"]),
+    default="auto",
+    show_default=True,
+    help="statmap: thresholded cluster table; sampling: samples, HDBSCAN, densities; auto: sampling "
+    "for non-negative maps, statmap for signed ones.",
 )
 @click.option("--top", "top_n", type=int, default=5, show_default=True, help="Number of top regions shown.")
 @click.option("--no-plots", is_flag=True, help="Write tables and the report without images.")
@@ -122,7 +145,12 @@ def characterize(
     min_fraction: float | None,
     max_fraction: float | None,
     mindist: int,
-    threshold: float,
+    lower_threshold: float,
+    threshold: float | None,
+    extent: int,
+    two_sided: bool | None,
+    atlas_names: tuple[str, ...],
+    method: str,
     top_n: int,
     no_plots: bool,
     no_viewer: bool,
@@ -142,8 +170,11 @@ def characterize(
         min_fraction=defaults.min_fraction if min_fraction is None else min_fraction,
         max_fraction=defaults.max_fraction if max_fraction is None else max_fraction,
         peak_mindist=mindist,
-        lower_threshold=threshold,
+        lower_threshold=lower_threshold,
     )
+    if example and threshold is None:
+        threshold = 3.1
+        two_sided = True if two_sided is None else two_sided
     with _verbosity(quiet):
         index = run_characterize(
             input_path,
@@ -155,6 +186,11 @@ def characterize(
             top_n,
             plots=not no_plots,
             viewer=not no_viewer,
+            method=method,
+            threshold=threshold,
+            extent=extent,
+            two_sided=bool(two_sided),
+            atlases=list(atlas_names) or "all",
         )
     if not quiet:
         click.echo(f"Report: {index}")
@@ -170,6 +206,11 @@ def run_characterize(
     top_n: int = 5,
     plots: bool = True,
     viewer: bool = True,
+    method: str = "auto",
+    threshold: float | None = None,
+    extent: int = 0,
+    two_sided: bool = False,
+    atlases: Any = "all",
 ) -> Path:
     """Run :func:`atlascope.workflow.characterize` and write its outputs (the body of the command)."""
     from .report import check_output_dir, write_outputs
@@ -196,7 +237,18 @@ def run_characterize(
     out = check_output_dir(Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}")
     if plots:
         _headless_matplotlib()
-    result = run(str(path), space=space, map=map_spec, parameters=params, name=label)
+    result = run(
+        str(path),
+        space=space,
+        map=map_spec,
+        parameters=params,
+        name=label,
+        method=method,
+        threshold=threshold,
+        extent=extent,
+        two_sided=two_sided,
+        atlases=atlases,
+    )
     return write_outputs(
         result,
         out,
@@ -237,24 +289,53 @@ def _parse_coords(texts: tuple[str, ...]) -> tuple[list[list[float]], list[float
     metavar="X,Y,Z[,SIGMA]",
     help="A coordinate in mm with optional uncertainty sigma (mm); repeatable.",
 )
-@click.option("--map", "map_spec", default="julich fsl", show_default=True, help="Parcellation of the map.")
-@click.option("--space", default="mni152", show_default=True, help="Space of the coordinates.")
-@click.option("--labelled", is_flag=True, help="Use the labelled map instead of the statistical one.")
 @click.option(
-    "--threshold", type=float, default=0.0, show_default=True, help="Lower threshold of map values."
+    "--atlas",
+    "atlas_names",
+    multiple=True,
+    help="Atlas to label with (repeatable; default: every atlas of the space).",
+)
+@click.option(
+    "--map",
+    "map_spec",
+    default=None,
+    help="Instead of labels: SPEC section 4 assignment to this parcellation's map (e.g. 'julich fsl').",
+)
+@click.option("--space", default="mni152", show_default=True, help="Space of the coordinates.")
+@click.option("--labelled", is_flag=True, help="With --map: use the labelled map instead of the statistical one.")
+@click.option(
+    "--threshold", type=float, default=0.0, show_default=True, help="With --map: lower threshold of map values."
 )
 @click.option("--tsv", is_flag=True, help="Print tab-separated values.")
 def assign(
-    coords: tuple[str, ...], map_spec: str, space: str, labelled: bool, threshold: float, tsv: bool
+    coords: tuple[str, ...],
+    atlas_names: tuple[str, ...],
+    map_spec: str | None,
+    space: str,
+    labelled: bool,
+    threshold: float,
+    tsv: bool,
 ) -> None:
-    """Assign coordinates to the regions of a map and print the table."""
+    """Label coordinates in every atlas (one row per coordinate and atlas), or assign them to one map."""
     import pandas as pd
 
     from . import get_map
     from .locations import PointCloud
-    from .report import flatten_assignments
 
     xyz, sigmas = _parse_coords(coords)
+    if map_spec is None:
+        from .labelling import label_coordinates, resolve_atlases
+
+        points = PointCloud(xyz, space)  # validates the coordinates and the space
+        df = label_coordinates(points.coordinates, resolve_atlases(list(atlas_names) or "all", space))
+        if tsv:
+            click.echo(df.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
+            return
+        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
+            click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return
+    from .report import flatten_assignments
+
     points = PointCloud(xyz, space, sigma_mm=sigmas)
     m = get_map(map_spec, space, maptype="labelled" if labelled else "statistical")
     df = flatten_assignments(m.assign(points, lower_threshold=threshold))
