@@ -17,7 +17,6 @@ from string import ascii_lowercase
 
 import numpy as np
 from nibabel.affines import apply_affine
-from scipy import ndimage
 
 from ..errors import InvalidInputError
 
@@ -64,6 +63,8 @@ class Cluster:
 
 def structure_for(connectivity: int) -> np.ndarray:
     """The 3x3x3 neighbourhood for ``connectivity`` in {6, 18, 26} (voxels sharing a face/edge/corner)."""
+    from scipy import ndimage  # heavy: imported at first use, not with atlascope
+
     if isinstance(connectivity, bool) or connectivity not in CONNECTIVITY:
         raise InvalidInputError(
             f"connectivity must be 6, 18 or 26 (voxels sharing a face, an edge, a corner), got {connectivity!r}."
@@ -87,6 +88,8 @@ def _check_params(stat_threshold: float, cluster_threshold: int, min_distance: f
 
 def _threshold(data: np.ndarray, thr: float, extent: int, two_sided: bool, structure: np.ndarray) -> np.ndarray:
     """Keep ``v >= thr`` (and ``v <= -thr`` two-sided), then drop clusters of fewer than ``extent`` voxels."""
+    from scipy import ndimage  # heavy: imported at first use, not with atlascope
+
     out = data.astype(np.float64, copy=True)
     keep = (out >= thr) | (out <= -thr) if two_sided else out >= thr
     out[~keep] = 0.0
@@ -103,6 +106,8 @@ def _threshold(data: np.ndarray, thr: float, extent: int, two_sided: bool, struc
 
 def _local_maxima(data: np.ndarray, affine: np.ndarray, offset: np.ndarray, min_distance: float):
     """nilearn's peak rule on one cluster's masked values ``data`` (a bounding box, zero outside)."""
+    from scipy import ndimage  # heavy: imported at first use, not with atlascope
+
     data_max = ndimage.maximum_filter(data, 3)
     maxima = data == data_max
     nonzero = data != 0
@@ -171,6 +176,8 @@ def find_clusters_table(
     label_map : numpy.ndarray
         Shape (X, Y, Z), int32: ``+id`` for positive clusters, ``-id`` for negative ones, 0 elsewhere.
     """
+    from scipy import ndimage  # heavy: imported at first use, not with atlascope
+
     _check_params(stat_threshold, cluster_threshold, min_distance)
     structure = structure_for(connectivity)
     data = np.asarray(data)
