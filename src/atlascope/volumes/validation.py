@@ -34,17 +34,34 @@ def as_nifti(
 
 
 def analysis_dtype(data: np.ndarray, what: str) -> np.ndarray:
-    """The array in a dtype that nibabel writes and numpy computes with exactly.
+    """The array in a dtype that nibabel wraps without an explicit header and numpy computes with.
 
-    bool becomes uint8; int64/uint64 become int32 when every value fits (float64 otherwise);
-    float16 and extended floats become float64 (values beyond float64's range are refused); the
-    other integer types and float32/float64 are kept.
+    bool becomes uint8; int64/uint64 become int32 when every value fits (float64 otherwise, exact
+    up to 2**53); float16 and extended floats become float64 (values beyond float64's range are
+    refused); the other integer types and float32/float64 are kept.
+
+    Parameters
+    ----------
+    data : ndarray
+        Voxel values of any shape.
+    what : str
+        How to name the image in error messages.
+
+    Returns
+    -------
+    ndarray
+        Same shape; the same array when its type is kept.
+
+    Raises
+    ------
+    InvalidInputError
+        Non-numeric, complex or structured (RGB) data, or extended floats beyond float64's range.
     """
     if data.dtype == bool:
         return data.astype(np.uint8)
     if data.dtype.kind in "iu" and data.dtype.itemsize == 8:
         # nibabel (and the tools that resample through it) refuse 64-bit integer images without an
-        # explicit header: hold them as int32 when every value fits, exactly as float64 otherwise
+        # explicit header: hold them as int32 when every value fits, as float64 otherwise
         info = np.iinfo(np.int32)
         if not data.size or (int(data.min()) >= info.min and int(data.max()) <= info.max):
             return data.astype(np.int32)
