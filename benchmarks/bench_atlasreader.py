@@ -26,10 +26,10 @@ REQUIREMENTS = ["atlasreader==0.3.2", "nilearn<0.12", "pandas<3"]
 THRESHOLD, EXTENT = 3.1, 20
 COORD = (40.0, -20.0, 50.0)
 
-# Child scripts: each prints one JSON line {"seconds": ..., "peak_rss_mib": ...} for its timed part.
+# Child scripts (str.format templates): each prints one JSON line with "seconds" and "peak_rss_mib".
 _FOOTER = """
 import json, resource
-print(json.dumps({"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({{"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 ATLASREADER_TABLE = """
 import sys, time, warnings
