@@ -91,3 +91,17 @@ def test_cli_answers_quickly(args):
         assert out.returncode == 0, out.stderr
     assert "atlascope" in out.stdout
     assert best < 1.5, f"atlascope {' '.join(args)} took {best:.2f} s (target 0.5 s)"
+
+
+def test_assign_one_coordinate_stays_lean():
+    # a fresh process with a warm cache: the coordinate path needs pandas, not the plotting,
+    # clustering or resampling libraries; the first run builds the map's index into the session cache
+    code = (
+        "import sys\n"
+        "from atlascope.cli import main\n"
+        "main(['assign', '--coords', '-20,-80,0', '--map', 'julich fsl', '--tsv'], standalone_mode=False)\n"
+    )
+    _loaded_after(code)  # warm-up (index build)
+    loaded = _loaded_after(code)
+    assert "pandas" in loaded
+    assert not set(loaded) & {"scipy.ndimage", "sklearn", "matplotlib", "nilearn", "requests", "dask"}
