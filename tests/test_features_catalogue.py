@@ -145,6 +145,8 @@ def test_layerwise_cell_density_from_von_economo(env):
     assert first.loc["II", "volume"] == pytest.approx(first.loc["II", "area"] * 20e-9 * np.cbrt(1.931))
     ax = f.plot()
     assert len(ax.get_xticklabels()) == 6
+    ax = f.plot(textwrap=30)  # siibra's keyword: the title wrapped at 30 characters
+    assert all(len(line) <= 30 for line in ax.get_title().split("\n")) and ax.get_ylabel() == f.unit
 
 
 # --------------------------------------------------------------------------- connectivity
