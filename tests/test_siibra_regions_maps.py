@@ -160,8 +160,10 @@ def test_map_centroids_samples_and_template(lmap, pmaps):
     cents = lmap.compute_centroids()
     mask = np.asanyarray(lmap.fetch(region="hOc1 left").dataobj).astype(bool)
     c = cents["GM Visual cortex V1 BA17 left"]
-    ijk = np.round(np.c_[c.coordinates, [1]] @ np.linalg.inv(lmap.affine).T)[:, :3].astype(int)
+    ijk = np.round(np.c_[c.coordinates, np.ones(len(c))] @ np.linalg.inv(lmap.affine).T)[:, :3].astype(int)
     assert mask[tuple(ijk.T)].all()
+    whole = lmap.compute_centroids(split_components=False)["GM Visual cortex V1 BA17 left"]
+    assert len(whole) == 1 <= len(c)
     pts = pmaps.sample_locations("hOc1 left", 50, rng=1)
     assert len(pts) == 50
     vals = pmaps.get_volume(region="hOc1 left").evaluate_points(pts)
