@@ -48,6 +48,9 @@ def test_v1_receptor_fingerprint_is_zilles_v1(fixtures):
     assert "Zilles" in fp.cite() and "MIT" in fp.licence
     ax = fp.plot(capsize=4)
     assert len(ax.patches) == 15
+    # the default type "Feature" answers with every feature of the region (receptors and cells)
+    kinds = {type(f).__name__ for f in siibra.features.get(v1_left())}
+    assert kinds == {"ReceptorDensityFingerprint", "VonEconomoCellDensity"}
 
 
 def test_every_mapped_area_matches_its_source_file(fixtures):

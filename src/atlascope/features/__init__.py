@@ -124,6 +124,8 @@ def resolve_type(spec: str | type) -> type[Feature]:
     types = feature_types()
     text = str(spec).strip()
     key = text.lower().replace(" ", "").replace("_", "")
+    if key == "feature":  # every catalogue feature (the default of ``get``)
+        return Feature
     for name, cls in types.items():
         if name.lower() == key:
             return cls
