@@ -171,3 +171,32 @@ def test_map_centroids_samples_and_template(lmap, pmaps):
     tpl = pmaps.get_resampled_template().fetch()
     assert tpl.shape == pmaps.shape and np.allclose(tpl.affine, pmaps.affine)
     assert np.asanyarray(tpl.dataobj).max() > 0
+
+
+def test_fetch_fragment_of_a_two_fragment_map():
+    import nibabel as nib
+
+    from atlascope.maps import Map, MapIndex
+    from atlascope.volumes.volume import volume_from_image
+
+    parc = siibra.get_parcellation("julich fsl")
+    left = np.zeros((6, 6, 6), np.int16)
+    left[:3, :3, :3] = 1
+    right = np.zeros((6, 6, 6), np.int16)
+    right[3:, 3:, 3:] = 1
+    vols = [volume_from_image(nib.Nifti1Image(x, np.eye(4)), "mni152", n) for x, n in ((left, "l"), (right, "r"))]
+    m = Map(
+        "test/fragments",
+        "two fragments",
+        siibra.get_space("mni152"),
+        parc,
+        "labelled",
+        vols,
+        {"GM Visual cortex V1 BA17": [MapIndex(0, 1, fragment="left"), MapIndex(1, 1, fragment="right")]},
+    )
+    np.testing.assert_array_equal(np.asanyarray(m.fetch(fragment="left").dataobj), left)
+    np.testing.assert_array_equal(np.asanyarray(m.fetch(region="hOc1", fragment="right").dataobj), right)
+    np.testing.assert_array_equal(np.asanyarray(m.fetch(region="hOc1").dataobj), left | right)
+    assert len(m.find_indices("hOc1")) == 2
+    with pytest.raises(siibra.errors.InvalidInputError, match="left, right"):
+        m.fetch(fragment="middle")
