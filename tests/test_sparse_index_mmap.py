@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from atlascope.errors import CacheError
-from atlascope.maps.sparse_index import SparseIndex
+from atlascope.maps.sparse_index import FORMAT_VERSION, SparseIndex
 
 
 def _mapped(arr: np.ndarray) -> bool:
@@ -39,6 +39,7 @@ def test_load_memory_maps_every_large_array(tmp_path):
     for name in SparseIndex._ARRAYS:
         stored = getattr(back, name)
         assert _mapped(stored), name
+        assert stored.ctypes.data % 64 == 0, name  # aligned: numpy works on the map without a copy
         assert not stored.flags.writeable  # the cache file cannot be changed through the index
         np.testing.assert_array_equal(np.asarray(stored), getattr(idx, name))
     assert back.shape == idx.shape
@@ -71,3 +72,19 @@ def test_truncated_file_is_a_cache_error(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CacheError, match="rebuilt"):
         SparseIndex.load(path)
+
+
+def test_unaligned_numpy_savez_file_still_loads(tmp_path):
+    # a plain numpy.savez file (members at arbitrary offsets) reads back exactly, by copying
+    idx = _index(np.random.default_rng(6))
+    path = tmp_path / "plain.npz"
+    np.savez(
+        path,
+        shape=np.asarray(idx.shape, np.int64),
+        affine=idx.affine,
+        format_version=np.asarray(FORMAT_VERSION),
+        **{k: getattr(idx, k) for k in SparseIndex._ARRAYS},
+    )
+    back = SparseIndex.load(path)
+    for name in SparseIndex._ARRAYS:
+        np.testing.assert_array_equal(getattr(back, name), getattr(idx, name))

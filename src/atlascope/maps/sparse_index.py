@@ -13,6 +13,7 @@ partial index.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -32,7 +33,8 @@ __all__ = ["SparseIndex", "FORMAT_VERSION", "index_key", "kept_by_threshold"]
 
 #: Bump when the stored layout or the build rules change; old files are then ignored.
 #: 4: percentages are stored as the float32 nearest to k/100 (``NiftiProvider`` scaling).
-FORMAT_VERSION = 4
+#: 5: array data 64-byte aligned in the file, so the memory-mapped arrays need no copy.
+FORMAT_VERSION = 5
 
 
 def kept_by_threshold(values: np.ndarray, lower_threshold: float) -> np.ndarray:
@@ -243,14 +245,14 @@ class SparseIndex:
         from ..retrieval.cache import atomic_write
 
         path = Path(path)
-        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                shape=np.asarray(self.shape, np.int64),
-                affine=self.affine,
-                format_version=np.asarray(FORMAT_VERSION),
-                **{k: getattr(self, k) for k in self._ARRAYS},
-            )
+        arrays = {
+            "shape": np.asarray(self.shape, np.int64),
+            "affine": np.asarray(self.affine),
+            "format_version": np.asarray(FORMAT_VERSION),
+            **{k: np.asarray(getattr(self, k)) for k in self._ARRAYS},
+        }
+        with atomic_write(path) as tmp:
+            _save_aligned_npz(tmp, arrays)
         return path
 
     @classmethod
@@ -271,6 +273,32 @@ class SparseIndex:
             return cls(tuple(int(s) for s in z["shape"]), np.array(z["affine"]), **arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
+
+
+#: Alignment (bytes) of each member's array data in the stored ``.npz``: memory maps of it are then
+#: aligned, which numpy's kernels (``searchsorted``, gathers) need to work without a whole copy.
+ALIGN = 64
+#: ZIP extra-field id used for the padding (the one Android's zipalign uses).
+_PAD_ID = 0xD935
+
+
+def _save_aligned_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """``numpy.savez`` layout (uncompressed ``.npz``, readable by ``numpy.load``) with every array's
+    data starting at a multiple of :data:`ALIGN` bytes in the file (padding in the local headers'
+    extra field; numpy pads the ``.npy`` header itself to 64 bytes)."""
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
+            data = buf.getvalue()
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            start = fh.tell() + 30 + len(info.filename.encode()) + 4  # header, name, pad record
+            if len(data) >= 0xFFFFFFFF:
+                start += 20  # the zip64 extra record zipfile adds for large members
+            pad = (-start) % ALIGN
+            info.extra = _PAD_ID.to_bytes(2, "little") + pad.to_bytes(2, "little") + b"\0" * pad
+            zf.writestr(info, data)
 
 
 def _memmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -311,6 +339,9 @@ def _memmap_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 raise ValueError(f"{info.filename} holds Python objects")
             if int(np.prod(shape)) == 0:
                 out[name] = np.zeros(shape, dtype)
+                continue
+            if len(shape) == 0 or fh.tell() % max(dtype.alignment, 1):  # scalars; unaligned (older) files
+                out[name] = np.fromfile(fh, dtype, int(np.prod(shape))).reshape(shape, order="F" if fortran else "C")
                 continue
             out[name] = np.memmap(
                 path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C"
