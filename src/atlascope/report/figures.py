@@ -31,6 +31,9 @@ __all__ = [
 #: Resolution of every PNG of the report (dots per inch).
 DPI = 150
 
+#: PNG writer options: fast zlib level (the files are embedded once; encoding time dominates).
+PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}
+
 #: Bounding box of the slice figures (MNI mm): x, y, z ranges.
 _BOX = ((-90.0, 90.0), (-126.0, 90.0), (-72.0, 108.0))
 _STEP_MM = 1.0
@@ -51,7 +54,7 @@ def save_figure(display_or_fig: Any, path: Path) -> Path:
     fig = getattr(display_or_fig, "frame_axes", None)
     fig = fig.figure if fig is not None else display_or_fig
     with _nilearn_quiet():
-        fig.savefig(path, dpi=DPI, facecolor="white")
+        fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
     if hasattr(display_or_fig, "close"):
         display_or_fig.close()
     plt.close(fig)
@@ -239,7 +242,7 @@ def plot_cluster_slices(
     cb = fig.colorbar(image, cax=cax)
     cb.set_label(quantity, fontsize=8)
     cb.ax.tick_params(labelsize=7)
-    fig.savefig(path, dpi=DPI, facecolor="white")
+    fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
     plt.close(fig)
     return path
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..commons import logger
 from ..errors import AtlascopeError
-from .figures import DPI
+from .figures import DPI, PNG_OPTIONS
 from .folder import region_anchor
 
 __all__ = ["FEATURE_TYPES", "feature_panels", "unavailable_note"]
@@ -169,7 +169,7 @@ def _feature_entry(feat: Any, ftype: str, png: Path | None) -> dict[str, Any]:
             fig, ax = plt.subplots(figsize=(6, 3.2))
             feat.plot(ax=ax)
             fig.tight_layout()
-            fig.savefig(png, dpi=DPI, facecolor="white")
+            fig.savefig(png, dpi=DPI, facecolor="white", **PNG_OPTIONS)
             plt.close(fig)
             entry["image"] = png.name
         except Exception as exc:
