@@ -105,3 +105,28 @@ def test_assign_one_coordinate_stays_lean():
     loaded = _loaded_after(code)
     assert "pandas" in loaded
     assert not set(loaded) & {"scipy.ndimage", "sklearn", "matplotlib", "nilearn", "requests", "dask"}
+
+
+def test_assign_in_every_atlas_needs_no_pandas():
+    # `atlascope assign --coords` labels in all offline atlases without pandas (half of its start-up
+    # time); the feature pack, which needs pandas, loads only at the first feature lookup
+    code = (
+        "import sys\n"
+        "from atlascope.cli import main\n"
+        "main(['assign', '--coords', '-20,-80,0', '--tsv'], standalone_mode=False)\n"
+    )
+    _loaded_after(code)  # warm-up (index builds)
+    loaded = _loaded_after(code)
+    assert not set(loaded) & {"pandas", "scipy.ndimage", "sklearn", "matplotlib", "nilearn", "requests", "dask"}
+
+
+def test_feature_pack_loads_at_the_first_feature_lookup():
+    from atlascope.configuration.builtin import load_builtin
+    from atlascope.core.registry import Registry
+
+    reg = Registry()
+    load_builtin(reg)
+    assert reg.maps and "builtin feature pack" in reg.sources
+    assert not reg._features  # map lookups did not load the feature tables
+    fingerprints = [f for f in reg.features if type(f).__name__ == "ReceptorDensityFingerprint"]
+    assert fingerprints and reg._features

@@ -317,23 +317,19 @@ def assign(
     tsv: bool,
 ) -> None:
     """Label coordinates in every atlas (one row per coordinate and atlas), or assign them to one map."""
-    import pandas as pd
-
     from . import get_map
     from .locations import PointCloud
 
     xyz, sigmas = _parse_coords(coords)
     if map_spec is None:
-        from .labelling import label_coordinates, resolve_atlases
+        from .labelling import COORDINATE_COLUMNS, coordinate_rows, resolve_atlases
 
         points = PointCloud(xyz, space)  # validates the coordinates and the space
-        df = label_coordinates(points.coordinates, resolve_atlases(list(atlas_names) or "all", space))
-        if tsv:
-            click.echo(df.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
-            return
-        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 70):
-            click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        rows = coordinate_rows(points.coordinates, resolve_atlases(list(atlas_names) or "all", space))
+        click.echo(_plain_table(COORDINATE_COLUMNS, rows, tsv), nl=False)
         return
+    import pandas as pd
+
     from .report import flatten_assignments
 
     points = PointCloud(xyz, space, sigma_mm=sigmas)
@@ -357,6 +353,29 @@ def assign(
     ):
         click.echo(f"Map: {m.name} ({m.maptype}, {m.space.name})")
         click.echo(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _plain_table(columns: list[str], rows: list[list], tsv: bool) -> str:
+    """Rows as TSV (NaN empty, numbers as %.6g) or as aligned text (numbers as %.4g).
+
+    Written out rather than through pandas: the coordinate lookup answers in a fresh process, and
+    importing pandas would be half of its time.
+    """
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:  # NaN: outside the atlas's coverage
+                return "" if tsv else "-"
+            if v.is_integer() and abs(v) < 1e15:  # label ids
+                return str(int(v))
+            return f"{v:.6g}" if tsv else f"{v:.4g}"
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    if tsv:
+        return "".join("\t".join(r) + "\n" for r in [columns, *cells])
+    widths = [max(len(r[i]) for r in [columns, *cells]) for i in range(len(columns))]
+    return "".join("  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in [columns, *cells])
 
 
 # ----------------------------------------------------------------------------------------- atlases

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
 from .analysis._grid import nearest_voxel
 from .analysis.assignment import read_voxels
@@ -25,12 +25,16 @@ from .core.registry import REGISTRY
 from .errors import InvalidInputError, NotFoundError
 from .maps.map import Map
 
+if TYPE_CHECKING:  # pandas is imported where a table is built: `atlascope assign` starts without it
+    import pandas as pd
+
 __all__ = [
     "LONG_COLUMNS",
     "ClusterTable",
     "atlas_name",
     "get_clusters_table",
     "label_clusters",
+    "coordinate_rows",
     "label_coordinates",
     "resolve_atlases",
 ]
@@ -154,6 +158,8 @@ def _cluster_shares(m: Map, c: Cluster, affine: np.ndarray) -> list[list]:
     names = np.array([m.columns[k][0] for k in cols], dtype=object)
     if not len(names):
         return [[c.id, "", atlas_name(m), outside(m), 100.0, "share (%)"]]
+    import pandas as pd
+
     uniq, first = np.unique(pts, return_index=True)
     share = pd.Series(names[first]).value_counts() * 100.0 / len(xyz)
     rows = [[c.id, "", atlas_name(m), n, float(v), "share (%)"] for n, v in share.head(TOP).items()]
@@ -164,6 +170,8 @@ def _cluster_shares(m: Map, c: Cluster, affine: np.ndarray) -> list[list]:
 
 
 def _cluster_metrics(m: Map, c: Cluster, data: np.ndarray, affine: np.ndarray) -> list[list]:
+    import pandas as pd
+
     arr = np.zeros(data.shape, np.float32)
     arr[tuple(c.mask_ijk.T)] = np.abs(data[tuple(c.mask_ijk.T)])
     df = m.assign(nib.Nifti1Image(arr, affine), split_components=False)
@@ -203,6 +211,8 @@ def label_clusters(
         Columns :data:`LONG_COLUMNS`: per peak the label/probability at the peak, per cluster
         (``peak`` empty) the top 3 label shares (%) or the best regions' SPEC section 4 metrics.
     """
+    import pandas as pd
+
     wide = pd.DataFrame(table_rows(list(clusters)), columns=TABLE_COLUMNS)
     long_rows: list[list] = []
     xyz = np.concatenate([c.peaks_xyz for c in clusters]) if clusters else np.zeros((0, 3))
@@ -315,6 +325,39 @@ def get_clusters_table(
     ).wide
 
 
+#: Columns of :func:`label_coordinates` (x, y, z in mm).
+COORDINATE_COLUMNS = ["x", "y", "z", "atlas", "label", "value", "metric"]
+
+
+def coordinate_rows(coords: np.ndarray, maps: Sequence[Map]) -> list[list]:
+    """The rows of :func:`label_coordinates` as plain lists, in ``COORDINATE_COLUMNS`` order.
+
+    Needs no pandas, so that ``atlascope assign`` answers without importing it.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        Shape (N, 3), mm in the maps' space.
+    maps : list of Map
+
+    Returns
+    -------
+    list of list
+        N × len(maps) rows: x, y, z (mm), atlas, label, value (label id or probability; NaN outside
+        the atlas's coverage), metric.
+    """
+    xyz = np.asarray(coords, float).reshape(-1, 3)
+    hits = {id(m): _at_points(m, xyz) for m in maps}
+    rows = []
+    for i, p in enumerate(xyz):
+        for m in maps:
+            h = hits[id(m)][i]
+            label = outside(m) if h is None else _flagged(h[0], p[0])
+            metric = "label" if m.is_labelled else "probability"
+            rows.append([float(p[0]), float(p[1]), float(p[2]), atlas_name(m), label, np.nan if h is None else h[1], metric])
+    return rows
+
+
 def label_coordinates(coords: np.ndarray, maps: Sequence[Map]) -> pd.DataFrame:
     """One row per (coordinate, atlas): x, y, z (mm), atlas, label, value, metric.
 
@@ -329,13 +372,6 @@ def label_coordinates(coords: np.ndarray, maps: Sequence[Map]) -> pd.DataFrame:
     pandas.DataFrame
         ``value`` is the label id (labelled maps) or the probability (statistical maps), NaN outside.
     """
-    xyz = np.asarray(coords, float).reshape(-1, 3)
-    hits = {id(m): _at_points(m, xyz) for m in maps}
-    rows = []
-    for i, p in enumerate(xyz):
-        for m in maps:
-            h = hits[id(m)][i]
-            label = outside(m) if h is None else _flagged(h[0], p[0])
-            metric = "label" if m.is_labelled else "probability"
-            rows.append([p[0], p[1], p[2], atlas_name(m), label, np.nan if h is None else h[1], metric])
-    return pd.DataFrame(rows, columns=["x", "y", "z", "atlas", "label", "value", "metric"])
+    import pandas as pd
+
+    return pd.DataFrame(coordinate_rows(coords, maps), columns=COORDINATE_COLUMNS)

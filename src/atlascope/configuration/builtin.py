@@ -15,7 +15,6 @@ from ..core.region import Region
 from ..core.registry import Registry
 from ..core.space import Space
 from ..core.tree import regions_from_names
-from ..features.pack import load_feature_pack
 from ..maps.map import Map, MapIndex
 from ..volumes.derived import MaxProbabilityProvider
 from ..volumes.providers import NiftiProvider
@@ -440,4 +439,12 @@ def load_builtin(registry: Registry) -> None:
     fsl = next(s for s in spaces if s.id == SPACE_IDS["mni152_fsl"])
     for spec in ATLASES:
         _atlas(spec, fsl, registry)
-    load_feature_pack(registry)  # receptors, von Economo cell densities, ENIGMA connectivity
+    registry.add_feature_loader("builtin feature pack", _load_feature_pack)
+
+
+def _load_feature_pack(registry: Registry) -> None:
+    """Add the offline feature pack: receptors, von Economo cell densities, ENIGMA connectivity."""
+    # Imported at the first feature lookup, not with the maps: the feature classes need pandas.
+    from ..features.pack import load_feature_pack
+
+    load_feature_pack(registry)

@@ -49,6 +49,7 @@ class Registry:
         self._maps: list[Any] = []
         self._features: list[Any] = []
         self._loaders: list[tuple[str, Callable[[Registry], None]]] = []
+        self._feature_loaders: list[tuple[str, Callable[[Registry], None]]] = []
         self._loaded: set[str] = set()
         self._failed: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -61,25 +62,39 @@ class Registry:
             if name not in self._loaded and all(n != name for n, _ in self._loaders):
                 self._loaders.append((name, loader))
 
+    def add_feature_loader(self, name: str, loader: Callable[[Registry], None]) -> None:
+        """Register a source of features only: it runs at the first feature lookup (once per name).
+
+        Map and region lookups (``atlascope assign``) then never load the feature tables, nor pandas.
+        """
+        with self._lock:
+            if name not in self._loaded and all(n != name for n, _ in self._feature_loaders):
+                self._feature_loaders.append((name, loader))
+
     def remove_source(self, name: str) -> None:
         """Forget a pending loader (objects it already added stay)."""
         with self._lock:
             self._loaders = [(n, f) for n, f in self._loaders if n != name]
+            self._feature_loaders = [(n, f) for n, f in self._feature_loaders if n != name]
 
     @property
     def sources(self) -> list[str]:
         """Names of the configuration sources loaded so far and pending."""
-        return sorted(self._loaded) + [n for n, _ in self._loaders]
+        return sorted(self._loaded) + [n for n, _ in self._loaders + self._feature_loaders]
 
-    def ensure_loaded(self) -> None:
-        """Run pending loaders (a loader's error names the source and does not stop the others)."""
+    def ensure_loaded(self, features: bool = False) -> None:
+        """Run pending loaders, and with ``features`` the pending feature loaders too.
+
+        A loader's error names the source and does not stop the others.
+        """
         with self._lock:
             if self._loading:
                 return
             self._loading = True
             try:
-                while self._loaders:
-                    name, loader = self._loaders.pop(0)
+                while self._loaders or (features and self._feature_loaders):
+                    queue = self._loaders if self._loaders else self._feature_loaders
+                    name, loader = queue.pop(0)
                     self._loaded.add(name)
                     try:
                         loader(self)
@@ -166,7 +181,7 @@ class Registry:
     @property
     def features(self) -> list[Any]:
         """All known (configured) features."""
-        self.ensure_loaded()
+        self.ensure_loaded(features=True)
         return list(self._features)
 
     # ---------------------------------------------------------------- lookup

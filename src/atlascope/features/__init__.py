@@ -145,7 +145,7 @@ _INTERNAL_TYPES = {"ImageFeature", "CompoundFeature", "ConnectivityProfile", "Vo
 def _why_empty(cls: type[Feature], concept: Any, registry: Any, pool: list[Feature]) -> str:
     """The warning text of a query that found nothing: sources searched and why nothing matched."""
     sources = registry.sources
-    only_builtin = all(s in ("builtin", "environment") for s in sources)
+    only_builtin = all(s in ("builtin", "builtin feature pack", "environment") for s in sources)
     if not pool:
         why = f"no {cls.__name__} feature is in these sources"
         if only_builtin:
