@@ -79,3 +79,15 @@ def test_sampling_rejects_an_empty_part():
     img = nib.Nifti1Image(np.full((8, 8, 8), -1.0, np.float32), np.eye(4))
     with pytest.raises(InvalidInputError, match="nothing to sample"):
         characterize(img, method="sampling", threshold=0.5, parameters=Parameters(samples=100), atlases=None)
+
+
+def test_report_keeps_the_peak_values_found(result):
+    import dataclasses
+
+    from atlascope.report.tables import result_tables
+
+    peaks = result_tables(result)["peaks"]
+    np.testing.assert_array_equal(peaks["value"].to_numpy(), result.peak_values)
+    # taken from the result, not read again from the input
+    marked = dataclasses.replace(result, peak_values=result.peak_values + 1000.0)
+    np.testing.assert_array_equal(result_tables(marked)["peaks"]["value"].to_numpy(), result.peak_values + 1000.0)

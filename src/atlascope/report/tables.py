@@ -119,14 +119,18 @@ def flatten_assignments(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _peaks_table(result: Characterization) -> pd.DataFrame:
-    img = result.input.fetch()
-    arr = np.asanyarray(img.dataobj)
     coords = np.asarray(result.peaks.coordinates, float).reshape(-1, 3)
-    ijk = nearest_voxel(coords, img.affine)
-    ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape[:3])), axis=1)
-    values = np.full(len(coords), np.nan)
-    if ok.any():
-        values[ok] = arr[tuple(ijk[ok].T)]
+    found = getattr(result, "peak_values", None)
+    if found is not None and len(found) == len(coords):
+        values = np.asarray(found, float)  # as the workflow found them, not recomputed
+    else:  # a Characterization built without them: read the input at the peaks
+        img = result.input.fetch()
+        arr = np.asanyarray(img.dataobj)
+        ijk = nearest_voxel(coords, img.affine)
+        ok = np.all((ijk >= 0) & (ijk < np.asarray(arr.shape[:3])), axis=1)
+        values = np.full(len(coords), np.nan)
+        if ok.any():
+            values[ok] = arr[tuple(ijk[ok].T)]
     sigma = np.asarray(result.peaks.sigma_mm, float).reshape(-1)
     return pd.DataFrame(
         {
