@@ -122,7 +122,7 @@ import json, sys, time
 sys.path.insert(0, {bench!r})
 import numpy as np, nibabel as nib, atlascope
 from atlascope import volumes
-from atlascope.maps.grid import crop_resample
+from atlascope.maps.resampling import crop_resample
 from bench_core import synthetic
 
 def best(f, n):

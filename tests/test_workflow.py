@@ -10,7 +10,7 @@ from nilearn import image
 
 import atlascope
 from atlascope import volumes
-from atlascope.analysis._grid import nearest_voxel
+from atlascope.affines import nearest_voxel
 from atlascope.workflow import Parameters, characterize, example_image_path
 
 SOURCES = ["V1 left", "V1 right", "BA44 left"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import nibabel as nib
 import numpy as np
 
-from .analysis._grid import nearest_voxel
+from .affines import nearest_voxel
 from .analysis.assignment import read_voxels
 from .analysis.cluster_table import TABLE_COLUMNS, Cluster, find_clusters_table, table_rows
 from .commons import logger

@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .analysis._grid import nearest_voxel
+from .affines import nearest_voxel
 from .analysis.peaks import find_peaks
 from .commons import logger
 from .core.registry import REGISTRY

@@ -7,7 +7,7 @@ integer indices), coordinates are float arrays of shape (N, 3) in mm, images are
 
 from __future__ import annotations
 
-from atlascope.analysis._grid import mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
+from atlascope.affines import mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
 from atlascope.analysis.clustering import find_clusters, relabel_by_size
 from atlascope.analysis.kde import points_to_density
 from atlascope.analysis.peaks import find_peaks, voxels_to_mm

@@ -73,7 +73,7 @@ def structure_for(connectivity: int) -> np.ndarray:
 
 
 def _check_params(stat_threshold: float, cluster_threshold: int, min_distance: float) -> None:
-    from ._grid import as_finite_real
+    from ..checks import as_finite_real
 
     as_finite_real(stat_threshold, "stat_threshold", minimum=0.0)
     if isinstance(cluster_threshold, bool) or not float(cluster_threshold).is_integer() or cluster_threshold < 0:

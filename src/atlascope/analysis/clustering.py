@@ -13,7 +13,7 @@ from numbers import Integral
 import numpy as np
 from numpy.typing import ArrayLike
 
-from atlascope.analysis._grid import as_coords, as_finite_real
+from atlascope.checks import as_coords, as_finite_real
 from atlascope.commons import logger
 from atlascope.errors import InvalidInputError
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from atlascope.analysis._grid import as_affine, as_coords, mm_to_voxel, voxel_sizes
+from atlascope.affines import as_affine, mm_to_voxel, voxel_sizes
+from atlascope.checks import as_coords
 from atlascope.commons import logger
 from atlascope.errors import InvalidInputError
 from atlascope.locations.point import as_sigma_mm

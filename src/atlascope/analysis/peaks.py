@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from atlascope.analysis._grid import as_finite_real, as_image, as_positive_int, finite_range, voxel_to_mm
+from atlascope.affines import voxel_to_mm
+from atlascope.checks import as_finite_real, as_image, as_positive_int, finite_range
 from atlascope.commons import logger
 
 __all__ = ["find_peaks", "voxels_to_mm"]

@@ -13,14 +13,8 @@ from numbers import Integral
 import numpy as np
 from numpy.typing import ArrayLike
 
-from atlascope.analysis._grid import (
-    as_affine,
-    as_finite_real,
-    as_image,
-    as_positive_int,
-    finite_range,
-    voxel_to_mm,
-)
+from atlascope.affines import as_affine, voxel_to_mm
+from atlascope.checks import as_finite_real, as_image, as_positive_int, finite_range
 from atlascope.commons import logger
 from atlascope.errors import InvalidInputError
 

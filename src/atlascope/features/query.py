@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis._grid import nearest_voxel
+from ..affines import nearest_voxel
 from ..commons import logger
 from ..core.names import matches_words, normalize_hemisphere, words
 from ..core.region import Region

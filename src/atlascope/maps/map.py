@@ -482,7 +482,7 @@ class Map:
     def get_resampled_template(self) -> Volume:
         """The space's template resampled to the map's voxel grid (linear interpolation)."""
         from ..volumes.volume import volume_from_image
-        from .grid import resample_to_grid
+        from .resampling import resample_to_grid
 
         tpl = self.space.get_template().fetch()
         shape, affine = self.grid
@@ -521,7 +521,7 @@ class Map:
             One row per (input structure, region) overlap; columns as :data:`ASSIGNMENT_COLUMNS`,
             all-empty ones dropped. Sorted by input structure, then by correlation or map value.
         """
-        from ..analysis._grid import as_finite_real
+        from ..checks import as_finite_real
         from ..volumes.validation import validated_image
 
         lower_threshold = as_finite_real(lower_threshold, "lower_threshold", minimum=0.0)
@@ -613,7 +613,7 @@ class Map:
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
         import pandas as pd
 
-        from ..analysis._grid import nearest_voxel
+        from ..affines import nearest_voxel
         from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
 
         idx = self.sparse_index
@@ -676,7 +676,7 @@ class Map:
         from scipy import ndimage
 
         from ..analysis.assignment import Structures, assign_structures
-        from .grid import crop_resample
+        from .resampling import crop_resample
 
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine

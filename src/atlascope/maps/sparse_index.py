@@ -400,7 +400,7 @@ def _prefetch(map_: Map) -> None:
 def build_index(map_: Map) -> SparseIndex:
     """Read every volume of ``map_`` once and build its sparse index (streams 4D files)."""
     from ..volumes.providers import read_dataobj
-    from .grid import resample_to_grid
+    from .resampling import resample_to_grid
 
     _prefetch(map_)
     shape, affine = map_.grid

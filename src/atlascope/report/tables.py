@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..analysis._grid import nearest_voxel
+from ..affines import nearest_voxel
 from ..errors import InvalidInputError
 from .folder import TABLE_FILES, region_anchor
 

@@ -7,7 +7,7 @@ import os
 import nibabel as nib
 import numpy as np
 
-from ..analysis._grid import as_affine
+from ..affines import as_affine
 from ..commons import logger
 from ..core.provenance import Provenance
 from ..core.space import Space

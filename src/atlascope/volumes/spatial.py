@@ -10,7 +10,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from ..analysis._grid import mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
+from ..affines import mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
 from ..errors import InvalidInputError
 
 __all__ = [

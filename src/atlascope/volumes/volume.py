@@ -223,7 +223,7 @@ class Volume:
                 return None
             return volume_from_image(img, self.space, f"{self.name} in box")
         if isinstance(other, Volume):
-            from ..maps.grid import resample_to_grid
+            from ..maps.resampling import resample_to_grid
 
             check_compatible(other.space, self.space)
             a = self.fetch()
@@ -261,7 +261,7 @@ class Volume:
 
 def _resample_to_resolution(img: nib.Nifti1Image, res: float) -> nib.Nifti1Image:
     """``img`` resampled to isotropic ``res`` mm voxels over the same extent (SPEC interpolation rule)."""
-    from ..maps.grid import resample_to_grid
+    from ..maps.resampling import resample_to_grid
 
     affine = np.asarray(img.affine, float)
     old = resolution_of(img)
