@@ -11,7 +11,8 @@ Order of look-up for an http(s) URL:
    (:mod:`~atlascope.retrieval.validate`) and only then renamed into the cache.
 
 Retries: up to :data:`atlascope.retrieval.http.MAX_ATTEMPTS` attempts per source, with exponential
-backoff honouring ``Retry-After``, on network errors, truncated bodies, HTTP 408/425/429/5xx. A
+backoff honouring ``Retry-After``, on network errors, truncated bodies, HTTP 408/425/429/5xx; a host
+that cannot be reached at the first attempt (DNS failure, connection refused) raises at once. A
 validation failure (corrupt gzip, HTML instead of NIfTI, wrong hash...) is retried once, then raises
 :class:`~atlascope.errors.IntegrityError`. HTTP 404 and other 4xx raise at once. All attempts at one
 source share a total deadline (``ATLASCOPE_DEADLINE``, :func:`~atlascope.retrieval.http.deadline_seconds`).
@@ -190,6 +191,13 @@ def _download(
             raise _permanent(source, url, exc) from None
         except http.DeadlineExceeded as exc:
             raise RetrievalError(_deadline_message(source, mirror, allowed, str(exc))) from None
+        except http.HostUnreachable as exc:
+            if attempt == 1:  # nothing answered: offline or a wrong host, seconds of retries won't help
+                raise RetrievalError(
+                    f"Could not download {source}{mirror}: {exc.reason} (the host cannot be reached; "
+                    f"not retried). Check the network or {_MIRROR_HINT}."
+                ) from None
+            last, last_was_integrity, retry_after = exc.reason, False, exc.retry_after
         except http.TransientHTTPError as exc:
             last, last_was_integrity, retry_after = exc.reason, False, exc.retry_after
         except (ValidationFailed, http.ContentDecodingFailed) as exc:

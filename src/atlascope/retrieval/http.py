@@ -2,8 +2,10 @@
 
 This module performs single attempts (:func:`download_once`) and classifies what went wrong:
 
-* :class:`TransientHTTPError` — worth retrying: connection refused or reset, timeout, a body
-  shorter than its ``Content-Length``, HTTP 408/425/429 and 5xx (with the server's ``Retry-After``);
+* :class:`TransientHTTPError` — worth retrying: connection reset, timeout, a body shorter than
+  its ``Content-Length``, HTTP 408/425/429 and 5xx (with the server's ``Retry-After``);
+* :class:`HostUnreachable` — the transient error of a host that could not be reached at all (DNS
+  failure, connection refused, no route): not retried when it is the first attempt;
 * :class:`PermanentHTTPError` — retrying cannot help: HTTP 404/410 and other 4xx;
 * :class:`ContentDecodingFailed` — the body's ``Content-Encoding`` could not be decoded (counted as
   a validation failure by the caller);
@@ -42,6 +44,7 @@ __all__ = [
     "RETRY_AFTER_CAP",
     "PROGRESS_MIN_BYTES",
     "TransientHTTPError",
+    "HostUnreachable",
     "PermanentHTTPError",
     "ContentDecodingFailed",
     "LocalWriteError",
@@ -96,6 +99,13 @@ class TransientHTTPError(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+
+
+class HostUnreachable(TransientHTTPError):
+    """No connection could be made: the name did not resolve, the port refused, or no route.
+
+    Nothing answered, so retrying within seconds rarely helps (typically the machine is offline).
+    """
 
 
 class PermanentHTTPError(Exception):
@@ -380,7 +390,8 @@ def download_once(
     except requests.exceptions.ChunkedEncodingError as exc:
         raise TransientHTTPError(f"connection broken mid-body ({_short(exc)})") from exc
     except requests.exceptions.ConnectionError as exc:
-        raise TransientHTTPError(f"connection failed ({_short(exc)})") from exc
+        error = HostUnreachable if _no_connection(exc) else TransientHTTPError
+        raise error(f"connection failed ({_short(exc)})") from exc
     except (
         requests.exceptions.InvalidURL,
         requests.exceptions.MissingSchema,
@@ -395,6 +406,24 @@ def download_once(
         raise TransientHTTPError(f"connection broken mid-body ({_short(exc)})") from exc
     except OSError as exc:  # a socket error that escaped urllib3's wrapping
         raise TransientHTTPError(f"connection failed ({_short(exc)})") from exc
+
+
+def _no_connection(exc: BaseException) -> bool:
+    """Whether a requests ``ConnectionError`` means no connection was made at all (urllib3's
+    ``NewConnectionError``: DNS failure, refused, no route), not one broken after connecting."""
+    import urllib3
+
+    pending, seen = [exc], 0
+    while pending and seen < 10:
+        inner = pending.pop()
+        seen += 1
+        if isinstance(inner, urllib3.exceptions.NewConnectionError):
+            return True
+        pending.extend(a for a in inner.args if isinstance(a, BaseException))
+        reason = getattr(inner, "reason", None)  # urllib3's MaxRetryError keeps the cause here
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+    return False
 
 
 def _short(exc: BaseException) -> str:
