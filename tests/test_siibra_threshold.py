@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import atlascope as siibra
-from atlascope.maps.sparse_index import kept_by_threshold
+from atlascope.analysis.sparse import kept_by_threshold
 from atlascope.volumes.providers import NiftiProvider
 
 

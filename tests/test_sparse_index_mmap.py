@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from atlascope.analysis.sparse import FORMAT_VERSION, SparseIndex
 from atlascope.errors import CacheError
-from atlascope.maps.sparse_index import FORMAT_VERSION, SparseIndex
 
 
 def _mapped(arr: np.ndarray) -> bool:

@@ -27,6 +27,8 @@ __all__ = [
     "nearest_voxel",
     "box_corners",
     "transform_box",
+    "subgrid_affine",
+    "voxel_to_voxel",
 ]
 
 
@@ -198,3 +200,50 @@ def transform_box(lo: ArrayLike, hi: ArrayLike, affine: ArrayLike) -> tuple[np.n
     a = as_affine(affine)
     moved = box_corners(lo, hi) @ a[:3, :3].T + a[:3, 3]
     return moved.min(axis=0), moved.max(axis=0)
+
+def subgrid_affine(affine: ArrayLike, offset: ArrayLike) -> np.ndarray:
+    """Voxel-to-mm affine of the sub-grid whose voxel ``(0, 0, 0)`` is voxel ``offset`` of a grid.
+
+    Parameters
+    ----------
+    affine : array_like, shape (4, 4)
+        Voxel-to-mm matrix of the whole grid.
+    offset : array_like, shape (3,)
+        Voxel index (in the whole grid) of the sub-grid's first voxel, e.g. the start of a crop.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 4), float64
+        ``affine`` composed with a translation by ``offset`` voxels (same voxel sizes and axes).
+    """
+    shift = np.eye(4)
+    shift[:3, 3] = np.asarray(offset, dtype=np.float64)
+    return as_affine(affine) @ shift
+
+
+def voxel_to_voxel(from_affine: ArrayLike, to_affine: ArrayLike) -> np.ndarray:
+    """Matrix mapping voxel indices of one grid to (fractional) voxel indices of another.
+
+    Parameters
+    ----------
+    from_affine, to_affine : array_like, shape (4, 4)
+        Voxel-to-mm matrices of the two grids (same space); ``to_affine`` must be invertible.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 4), float64
+        ``inv(to_affine) @ from_affine``: voxel ``ijk`` of the first grid is at ``M @ (ijk, 1)`` of
+        the second.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``to_affine`` is singular.
+    """
+    a, b = as_affine(from_affine, "from_affine"), as_affine(to_affine, "to_affine")
+    try:
+        return np.linalg.inv(b) @ a
+    except np.linalg.LinAlgError as exc:
+        raise InvalidInputError(
+            "affine is singular (a voxel axis has zero length); pass an invertible voxel-to-mm matrix."
+        ) from exc

@@ -1,8 +1,8 @@
-"""Label peaks, clusters and coordinates in many atlases at once (SPEC section 6).
+"""Label peaks, clusters and coordinates in many atlases at once.
 
 Labelled maps give the label under each peak and, per cluster, the share of the cluster's voxels
 in each label (top 3, %). Statistical (probabilistic) maps give the most probable region under the
-peak with its probability and, per cluster, the SPEC section 4 metrics of the best regions (via
+peak with its probability and, per cluster, the assignment metrics of the best regions (via
 :meth:`Map.assign`). A peak or cluster that no region of an atlas covers says so ("outside the
 <atlas> coverage"); a label whose hemisphere contradicts the sign of x by more than 2 mm is flagged.
 """
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 import nibabel as nib
 import numpy as np
 
-from .affines import nearest_voxel
+from .affines import nearest_voxel, voxel_to_mm
 from .analysis.assignment import read_voxels
 from .analysis.cluster_table import TABLE_COLUMNS, Cluster, find_clusters_table, table_rows
 from .commons import logger
 from .core.registry import REGISTRY
 from .errors import InvalidInputError, NotFoundError
 from .maps.map import Map
+from .volumes.validation import analysis_dtype, validated_image
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: `atlascope assign` starts without it
     import pandas as pd
@@ -41,8 +42,8 @@ __all__ = [
 
 #: Columns of the long-form label table.
 LONG_COLUMNS = ["cluster", "peak", "atlas", "label", "value", "metric"]
-#: Per-cluster metrics of statistical maps reported in the long table (SPEC section 4).
-CLUSTER_METRICS = ["correlation", "map containedness", "input containedness", "map weighted mean", "input weighted mean"]
+#: Per-cluster metrics of statistical maps reported in the long table (columns of ``Map.assign``).
+CLUSTER_METRICS = ("correlation", "map containedness", "input containedness", "map weighted mean", "input weighted mean")
 TOP = 3
 HEMISPHERE_TOLERANCE_MM = 2.0
 
@@ -153,7 +154,7 @@ def _cell(m: Map, hit: tuple[str, float] | None, x_mm: float) -> str:
 
 
 def _cluster_shares(m: Map, c: Cluster, affine: np.ndarray) -> list[list]:
-    xyz = nib.affines.apply_affine(affine, c.mask_ijk)
+    xyz = voxel_to_mm(c.mask_ijk, affine)
     pts, cols, _v = read_voxels(m.load_index(), _voxels_of(m, xyz), 0.0)
     names = np.array([m.columns[k][0] for k in cols], dtype=object)
     if not len(names):
@@ -209,7 +210,7 @@ def label_clusters(
         nilearn's columns, then one column per atlas (display name).
     long : pandas.DataFrame
         Columns :data:`LONG_COLUMNS`: per peak the label/probability at the peak, per cluster
-        (``peak`` empty) the top 3 label shares (%) or the best regions' SPEC section 4 metrics.
+        (``peak`` empty) the top 3 label shares (%) or the best regions' assignment metrics.
     """
     import pandas as pd
 
@@ -260,8 +261,6 @@ def cluster_table(
     affine: np.ndarray | None = None,
 ) -> ClusterTable:
     """:func:`get_clusters_table` with every by-product (see there); ``atlases=None`` labels nothing."""
-    from .volumes.validation import analysis_dtype, validated_image
-
     maps = [] if atlases is None else resolve_atlases(atlases, space)
     if isinstance(stat_img, np.ndarray):
         if affine is None:
@@ -326,7 +325,7 @@ def get_clusters_table(
 
 
 #: Columns of :func:`label_coordinates` (x, y, z in mm).
-COORDINATE_COLUMNS = ["x", "y", "z", "atlas", "label", "value", "metric"]
+COORDINATE_COLUMNS = ("x", "y", "z", "atlas", "label", "value", "metric")
 
 
 def coordinate_rows(coords: np.ndarray, maps: Sequence[Map]) -> list[list]:

@@ -1,4 +1,4 @@
-"""Assignment metrics of SPEC section 4, computed from a map's sparse index in one vectorised pass.
+"""Volume and point assignment metrics, computed from a map's sparse index in one vectorised pass.
 
 The functions here take *structures* — sparse vectors over the map grid (an input volume's
 connected components, or Gaussian kernels around points) — and compute, for every (structure,
@@ -10,15 +10,11 @@ gather of the index rows the structures touch, grouped by (structure, region) ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..maps.sparse_index import kept_by_threshold
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..maps.sparse_index import SparseIndex
+from .sparse import SparseIndex, kept_by_threshold
 
 __all__ = ["Structures", "assign_structures", "read_voxels", "gaussian_kernel_structures", "PairMetrics"]
 
@@ -161,7 +157,7 @@ def _unit_scaled(q: np.ndarray) -> tuple[np.ndarray, float]:
 def assign_structures(
     index: SparseIndex, structs: Structures, shape, lower_threshold: float = 0.0
 ) -> PairMetrics:
-    """Compute SPEC section 4's volume metrics for every (structure, region) overlap.
+    """Correlation, IoU, map value, weighted means and containedness of every (structure, region) overlap.
 
     Parameters
     ----------
@@ -172,7 +168,7 @@ def assign_structures(
     shape : tuple of int
         Grid shape (for voxel coordinates).
     lower_threshold : float
-        Map values below it count as 0 (SPEC: the threshold filters map values).
+        Map values below it count as 0 (the threshold filters map values, not the IoU).
 
     Returns
     -------

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from string import ascii_lowercase
+from types import MappingProxyType
 
 import numpy as np
-from nibabel.affines import apply_affine
 
+from ..affines import voxel_to_mm
+from ..checks import as_finite_real
 from ..errors import InvalidInputError
 
 __all__ = ["TABLE_COLUMNS", "CONNECTIVITY", "Cluster", "find_clusters_table", "structure_for", "table_rows"]
@@ -25,7 +27,7 @@ __all__ = ["TABLE_COLUMNS", "CONNECTIVITY", "Cluster", "find_clusters_table", "s
 #: The columns of nilearn's volume cluster table, in order.
 TABLE_COLUMNS = ["Cluster ID", "X", "Y", "Z", "Peak Stat", "Cluster Size (mm3)"]
 #: Neighbourhood sizes -> scipy connectivity rank (6 = faces, 18 = + edges, 26 = + corners).
-CONNECTIVITY = {6: 1, 18: 2, 26: 3}
+CONNECTIVITY = MappingProxyType({6: 1, 18: 2, 26: 3})
 MAX_SUBPEAKS = 3
 
 
@@ -73,8 +75,6 @@ def structure_for(connectivity: int) -> np.ndarray:
 
 
 def _check_params(stat_threshold: float, cluster_threshold: int, min_distance: float) -> None:
-    from ..checks import as_finite_real
-
     as_finite_real(stat_threshold, "stat_threshold", minimum=0.0)
     if isinstance(cluster_threshold, bool) or not float(cluster_threshold).is_integer() or cluster_threshold < 0:
         raise InvalidInputError(
@@ -130,7 +130,7 @@ def _local_maxima(data: np.ndarray, affine: np.ndarray, offset: np.ndarray, min_
     vals = data[tuple(ijk.T)]
     order = (-vals).argsort()
     vals, ijk = vals[order], ijk[order] + offset
-    xyz = apply_affine(affine, ijk)
+    xyz = voxel_to_mm(ijk, affine)
     keep = np.ones(len(vals), bool)
     for i in range(len(vals)):
         if keep[i]:
@@ -220,7 +220,7 @@ def find_clusters_table(
                     mask_ijk=mask_ijk,
                     size_mm3=int(len(mask_ijk) * vvol),
                     peaks_ijk=ijk,
-                    peaks_xyz=apply_affine(affine, ijk),
+                    peaks_xyz=voxel_to_mm(ijk, affine),
                     peak_values=vals,
                     names=names,
                 )

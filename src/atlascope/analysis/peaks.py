@@ -26,7 +26,7 @@ def find_peaks(
     ``threshold`` when given (:func:`skimage.feature.peak_local_max` with
     ``min_distance=max(1, mindist - 1)`` and ``exclude_border=False``); candidates are then kept
     from the strongest down when at Chebyshev distance ``>= mindist`` from every kept peak. So two
-    peaks exactly ``mindist`` voxels apart are both kept (SPEC: "separated by at least mindist");
+    peaks exactly ``mindist`` voxels apart are both kept ("separated by at least mindist");
     siibra passes ``mindist`` to skimage and keeps only peaks more than ``mindist`` apart. An image
     whose voxels all equal their neighbourhood maximum (e.g. a constant image) has no peaks. A
     flat-topped maximum (a plateau of equal values) may give several peaks, ``mindist`` apart.

@@ -7,11 +7,11 @@ The module is also siibra's table of every known map: ``atlascope.maps["175"]``,
 import sys
 import types
 
+from ..analysis.sparse import FORMAT_VERSION, SparseIndex
 from ..core.registry import REGISTRY
 from ..core.table import InstanceTable
-from .builders import from_nifti
 from .map import ASSIGNMENT_COLUMNS, Map, MapIndex
-from .sparse_index import FORMAT_VERSION, SparseIndex
+from .user_maps import from_nifti
 
 __all__ = ["Map", "MapIndex", "SparseIndex", "FORMAT_VERSION", "ASSIGNMENT_COLUMNS", "from_nifti"]
 

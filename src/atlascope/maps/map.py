@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any
 import nibabel as nib
 import numpy as np
 
+from ..affines import nearest_voxel, voxel_sizes, voxel_to_mm
+from ..analysis.assignment import Structures, assign_structures, gaussian_kernel_structures, read_voxels
+from ..analysis.sparse import SparseIndex
+from ..checks import as_finite_real
 from ..commons import logger
 from ..core.names import matches_words, words
 from ..core.parcellation import Parcellation
@@ -20,7 +24,12 @@ from ..core.space import Space
 from ..errors import AmbiguousNameError, InvalidInputError, NotFoundError
 from ..locations.point import Point, PointCloud
 from ..locations.spaces import check_compatible
-from ..volumes.volume import Volume
+from ..volumes.builders import from_nifti as volume_from_nifti
+from ..volumes.spatial import spatial_props
+from ..volumes.validation import validated_image
+from ..volumes.volume import Volume, volume_from_image
+from .resampling import crop_resample, resample_to_grid
+from .sparse_index import load_or_build
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,8 +57,8 @@ def _tuples(coords: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
     return list(map(tuple, coords[rows].tolist()))
 
 
-#: Column order of assignment tables (SPEC section 4); all-empty columns are dropped.
-ASSIGNMENT_COLUMNS = [
+#: Column order of assignment tables (siibra's); all-empty columns are dropped.
+ASSIGNMENT_COLUMNS = (
     "input structure",
     "centroid",
     "volume",
@@ -62,7 +71,7 @@ ASSIGNMENT_COLUMNS = [
     "map containedness",
     "input weighted mean",
     "input containedness",
-]
+)
 
 #: The metric columns of assignment tables (after ``region``).
 METRIC_COLUMNS = ASSIGNMENT_COLUMNS[ASSIGNMENT_COLUMNS.index("correlation") :]
@@ -221,7 +230,7 @@ class Map:
                 self._grid = self.volumes[0].provider.grid(self.columns[0][1].z if self.columns else None)
         return self._grid
 
-    def load_index(self):
+    def load_index(self) -> SparseIndex:
         """Load (or build once, then cache on disk) the map's SparseIndex and return it.
 
         The explicit way to warm a map before timing or batch work; ``sparse_index`` calls it.
@@ -229,11 +238,9 @@ class Map:
         return self.sparse_index
 
     @property
-    def sparse_index(self):
+    def sparse_index(self) -> SparseIndex:
         """The SparseIndex (built once per map, then loaded from the disk cache)."""
         if self._index is None:
-            from .sparse_index import load_or_build
-
             self._index = load_or_build(self)
             self._grid = (self._index.shape, self._index.affine)
         return self._index
@@ -386,8 +393,6 @@ class Map:
 
     def get_volume(self, region: str | Region | None = None, index: int | None = None, fragment: str | None = None) -> Volume:
         """The image of :meth:`fetch` (same arguments) as a Volume in the map's space."""
-        from ..volumes.volume import volume_from_image
-
         img = self.fetch(region=region, index=index, fragment=fragment)
         label = region if region is not None else (f"#{index}" if index is not None else fragment or "")
         return volume_from_image(img, self.space, f"{self.name} {label}".strip())
@@ -395,8 +400,6 @@ class Map:
     def compute_centroids(self, split_components: bool = True) -> dict[str, PointCloud]:
         """Per region, centroids (mm) lying in the region's voxels: one per connected component
         (18-connectivity), or one for the whole region without ``split_components``."""
-        from ..volumes.spatial import spatial_props
-
         idx = self.sparse_index
         shape, affine = self.grid
         out: dict[str, list] = {}
@@ -428,8 +431,6 @@ class Map:
         InvalidInputError
             A value is not a finite number. (Unknown regions raise NotFoundError.)
         """
-        from ..volumes.volume import volume_from_image
-
         shape, affine = self.grid
         idx = self.sparse_index
         out = np.full(shape, float(background), np.float32)
@@ -481,9 +482,6 @@ class Map:
 
     def get_resampled_template(self) -> Volume:
         """The space's template resampled to the map's voxel grid (linear interpolation)."""
-        from ..volumes.volume import volume_from_image
-        from .resampling import resample_to_grid
-
         tpl = self.space.get_template().fetch()
         shape, affine = self.grid
         arr = resample_to_grid(np.asanyarray(tpl.dataobj), tpl.affine, shape, affine, labels=False)
@@ -500,7 +498,7 @@ class Map:
         split_components: bool = True,
         strict: bool = False,
     ) -> pd.DataFrame:
-        """Assign points, point clouds or volumes to this map's regions (SPEC section 4).
+        """Assign points, point clouds or volumes to this map's regions (siibra's metrics).
 
         Parameters
         ----------
@@ -521,9 +519,6 @@ class Map:
             One row per (input structure, region) overlap; columns as :data:`ASSIGNMENT_COLUMNS`,
             all-empty ones dropped. Sorted by input structure, then by correlation or map value.
         """
-        from ..checks import as_finite_real
-        from ..volumes.validation import validated_image
-
         lower_threshold = as_finite_real(lower_threshold, "lower_threshold", minimum=0.0)
         if isinstance(minsize_voxel, bool) or not isinstance(minsize_voxel, Integral) or minsize_voxel < 0:
             raise InvalidInputError(
@@ -535,9 +530,7 @@ class Map:
             check_compatible(item.space, self.space, strict=strict)
             return self._assign_points(item, lower_threshold)
         if isinstance(item, nib.spatialimages.SpatialImage):
-            from ..volumes.builders import from_nifti
-
-            item = from_nifti(item, self.space, "input image")
+            item = volume_from_nifti(item, self.space, "input image")
         if isinstance(item, Volume):
             check_compatible(item.space, self.space, strict=strict)
             img = validated_image(item.fetch(), what=item.name or "input volume")
@@ -571,7 +564,7 @@ class Map:
         }
 
     def _frame(self, data: dict[str, Any] | pd.DataFrame) -> pd.DataFrame:
-        """Columns in SPEC order, all-empty ones dropped, index reset."""
+        """Columns in :data:`ASSIGNMENT_COLUMNS` order, all-empty ones dropped, index reset."""
         import pandas as pd
 
         if not isinstance(data, pd.DataFrame):
@@ -613,14 +606,11 @@ class Map:
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
         import pandas as pd
 
-        from ..affines import nearest_voxel
-        from ..analysis.assignment import assign_structures, gaussian_kernel_structures, read_voxels
-
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine
         ijk = nearest_voxel(points.coordinates, affine)
         inside = np.all((ijk >= 0) & (ijk < np.asarray(shape)), axis=1)
-        voxsize = float(np.mean(np.linalg.norm(affine[:3, :3], axis=0)))
+        voxsize = float(np.mean(voxel_sizes(affine)))
         sigma_vox = points.sigma_mm / voxsize
         kernel = sigma_vox >= KERNEL_SIGMA_VOXELS
         if (~inside).any():
@@ -675,9 +665,6 @@ class Map:
     ) -> pd.DataFrame:
         from scipy import ndimage
 
-        from ..analysis.assignment import Structures, assign_structures
-        from .resampling import crop_resample
-
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine
         data = np.asanyarray(img.dataobj)
@@ -721,7 +708,7 @@ class Map:
         pm = assign_structures(idx, structs, shape, lower_threshold)
         cnt = np.bincount(owner, minlength=K)
         centroid_vox = np.stack([np.bincount(owner, gijk[a], K) for a in range(3)], axis=1) / cnt[:, None]
-        centroid_mm = (affine @ np.c_[centroid_vox, np.ones(K)].T)[:3].T
+        centroid_mm = voxel_to_mm(centroid_vox, affine)
         df = self._pairs_frame(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
         df = df.sort_values(
             ["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last"

@@ -7,6 +7,8 @@ import functools
 import nibabel as nib
 import numpy as np
 
+from ..affines import subgrid_affine, transform_box, voxel_to_voxel
+
 __all__ = ["resample_to_grid", "crop_resample"]
 
 
@@ -35,7 +37,7 @@ def resample_to_grid(
         Target voxel-to-mm affine.
     labels : bool, optional
         Force nearest-neighbour (True) or linear (False); default: nearest for integer, boolean and
-        binary (a single non-zero value) data, linear otherwise (SPEC section 4).
+        binary (a single non-zero value) data, linear otherwise.
     """
     from nilearn.image import resample_img
 
@@ -91,25 +93,19 @@ def crop_resample(
         data = np.where(data > 0, data, 0)
     if same_grid:
         return data, clo
-    affine = affine @ np.r_[np.c_[np.eye(3), clo], [[0, 0, 0, 1]]]
-    lo, hi = box[0] - clo - 1, box[1] - clo + 1
-    corners = np.array(
-        [[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-    )
-    tvox = (np.linalg.inv(target_affine) @ affine @ corners.T).T[:, :3]
-    tlo = np.maximum(np.floor(tvox.min(0)).astype(int) - 1, 0)
-    thi = np.minimum(np.ceil(tvox.max(0)).astype(int) + 2, shape)
+    affine = subgrid_affine(affine, clo)
+    tmin, tmax = transform_box(box[0] - clo - 1, box[1] - clo + 1, voxel_to_voxel(affine, target_affine))
+    tlo = np.maximum(np.floor(tmin).astype(int) - 1, 0)
+    thi = np.minimum(np.ceil(tmax).astype(int) + 2, shape)
     if (thi <= tlo).any():
         return np.zeros((0, 0, 0), data.dtype), np.zeros(3, int)
     if labels is None:
         labels = _is_label_like(data)
-    vox = np.linalg.inv(affine) @ target_affine  # target voxel -> source voxel
+    vox = voxel_to_voxel(target_affine, affine)  # target voxel -> source voxel
     if np.allclose(vox[:3, :3], np.diag(np.diag(vox[:3, :3])), atol=1e-9):
         sub = _axis_aligned(data, vox, tlo, thi, labels)
         return sub, tlo
-    sub_affine = target_affine.copy()
-    sub_affine[:3, 3] = (target_affine @ np.r_[tlo, 1.0])[:3]
-    sub = resample_to_grid(data, affine, tuple(thi - tlo), sub_affine, labels=labels)
+    sub = resample_to_grid(data, affine, tuple(thi - tlo), subgrid_affine(target_affine, tlo), labels=labels)
     return (sub if labels else sub.astype(np.float32, copy=False)), tlo
 
 
