@@ -36,9 +36,11 @@ Importing this package opens no socket, reads no large file and creates no folde
 
 from __future__ import annotations
 
-from .cache import cache_dir, cache_info, clear_cache, parse_size, prune_cache
+from ..settings import parse_size
+from .cache import cache_dir, cache_info, clear_cache, prune_cache
 from .fetching import NotAtSourceError, fetch, fetch_bytes, fetch_json, fetch_text
-from .mirror import build_mirror, mirror_relpath, verify_mirror
+from .mirror import mirror_relpath
+from .mirror_build import build_mirror, verify_mirror
 from .validate import guess_kind
 from .zipfiles import zip_member, zip_member_path, zip_members
 

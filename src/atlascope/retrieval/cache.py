@@ -27,13 +27,9 @@ because access times are often disabled on the file system.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import math
+import functools
 import os
 import re
-import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -41,7 +37,26 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..commons import logger
-from ..errors import CacheError, InvalidInputError
+from ..errors import CacheError
+from ..files import (
+    LOCK_SUFFIX,
+    STALE_TEMP,
+    TEMP_PREFIX,
+    atomic_write,
+    commit,
+    copy_atomic,
+    discard,
+    fit_name,
+    is_locked,
+    is_stale_temp,
+    new_temp,
+    os_problem,
+    remove_orphan_temps,
+    remove_stale_temps,
+    short_digest,
+    temp_target,
+)
+from ..settings import env_seconds, parse_size
 
 __all__ = [
     "cache_dir",
@@ -55,20 +70,23 @@ __all__ = [
     "prune_cache",
     "clear_cache",
     "parse_size",
+    # file-safety helpers of atlascope.files and settings of atlascope.settings, kept importable here
+    "TEMP_PREFIX",
+    "LOCK_SUFFIX",
+    "STALE_TEMP",
+    "atomic_write",
+    "copy_atomic",
+    "fit_name",
+    "os_problem",
+    "remove_orphan_temps",
+    "remove_stale_temps",
+    "env_seconds",
 ]
 
-#: Prefix of temporary files (never counted, never served).
-TEMP_PREFIX = ".part-"
-#: Suffix of lock files.
-LOCK_SUFFIX = ".lock"
 #: Default seconds to wait for another process holding a file's lock (``ATLASCOPE_LOCK_TIMEOUT``).
 LOCK_TIMEOUT = 600.0
 #: Longest sanitised file name kept from a URL (characters).
 MAX_NAME = 100
-#: Longest file name segment (bytes, UTF-8) written to disk; longer ones are shortened by :func:`fit_name`.
-MAX_SEGMENT = 200
-#: Temporary files untouched for this many seconds are orphans of a killed process (removed by prune).
-STALE_TEMP = 900.0
 #: Sub-folders of the cache that atlascope writes; prune/clear/info look only inside these.
 ROOMS = ("files", "extracted", "derived", "features", "sparse-index")
 #: The line of ``CACHEDIR.TAG`` that marks a folder as created by atlascope.
@@ -116,34 +134,19 @@ def cache_dir() -> Path:
     if empty:  # never tag a foreign, non-empty folder (e.g. ATLASCOPE_CACHE=$HOME)
         with contextlib.suppress(OSError):  # a read-only cache still serves its files
             tag.write_text(_CACHEDIR_TAG, encoding="ascii")
-    elif folder not in _WARNED and not is_atlascope_cache(folder):
-        _WARNED.add(folder)
-        logger.warning(
-            "The cache folder %s holds other files and no atlascope CACHEDIR.TAG; atlascope uses it but "
-            "`cache prune`/`clear_cache` will refuse it. Point ATLASCOPE_CACHE at a new or empty folder.",
-            folder,
-        )
+    elif not is_atlascope_cache(folder):
+        _warn_foreign(folder)
     return folder
 
 
-#: Foreign cache folders already warned about (once per process).
-_WARNED: set[Path] = set()
-
-
-def os_problem(exc: OSError) -> str:
-    """What an OSError on a cache path means and how to fix it (permission problems named as such)."""
-    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
-        return (
-            f"permission denied{where}. If the cache is shared by a group, give the group write access "
-            "(chmod -R g+rwX on the folder, umask 002 for its users); else set ATLASCOPE_CACHE to a "
-            "folder you may write."
-        )
-    if exc.errno == errno.ENOSPC:
-        return f"the disk is full{where}. Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE elsewhere."
-    if exc.errno == errno.EROFS:
-        return f"the file system is read-only{where}. Set ATLASCOPE_CACHE to a writable folder."
-    return f"{exc.strerror or exc}{where}. Free disk space (`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
+@functools.cache
+def _warn_foreign(folder: Path) -> None:
+    """Warn once per process and folder that a foreign folder serves as the cache."""
+    logger.warning(
+        "The cache folder %s holds other files and no atlascope CACHEDIR.TAG; atlascope uses it but "
+        "`cache prune`/`clear_cache` will refuse it. Point ATLASCOPE_CACHE at a new or empty folder.",
+        folder,
+    )
 
 
 def is_atlascope_cache(folder: Path) -> bool:
@@ -165,29 +168,6 @@ def _owned_root(action: str) -> Path:
             "Set ATLASCOPE_CACHE to a folder used only by atlascope (a new or empty folder becomes one)."
         )
     return root
-
-
-def fit_name(segment: str, limit: int = MAX_SEGMENT) -> str:
-    """``segment`` itself if its UTF-8 form is at most ``limit`` bytes, else a readable prefix + hash.
-
-    File systems refuse names over 255 bytes (``OSError`` errno 36), and URL query strings (Allen
-    API queries) easily exceed that. The shortened name is ``<prefix>~<sha256(segment)[:16]>``,
-    deterministic, so that every writer and reader of a folder (mirror builder, mirror reader,
-    zip extraction) computes the same name through this one function.
-
-    Parameters
-    ----------
-    segment : str
-        One path segment (no ``/``).
-    limit : int
-        Longest result in bytes (UTF-8).
-    """
-    raw = segment.encode("utf-8")
-    if len(raw) <= limit:
-        return segment
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    prefix = raw[: limit - len(digest) - 1].decode("utf-8", errors="ignore")
-    return f"{prefix}~{digest}"
 
 
 def _subdir(name: str) -> Path:
@@ -219,8 +199,8 @@ def sanitise_name(name: str, fallback: str = "index") -> str:
 
 
 def url_key(url: str) -> str:
-    """The 16 hex digits of ``sha256(url)`` that prefix a URL's cache entry."""
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    """The short digest (:func:`atlascope.files.short_digest`, 16 hex digits of SHA-256) prefixing a URL's cache entry."""
+    return short_digest(url)
 
 
 def entry_path(url: str) -> Path:
@@ -237,28 +217,6 @@ def entry_path(url: str) -> Path:
 def lock_timeout() -> float:
     """Seconds to wait for another process's lock: ``$ATLASCOPE_LOCK_TIMEOUT`` or :data:`LOCK_TIMEOUT`."""
     return env_seconds("ATLASCOPE_LOCK_TIMEOUT", LOCK_TIMEOUT)
-
-
-def env_seconds(name: str, default: float) -> float:
-    """A positive, finite number of seconds from the environment variable ``name``, else ``default``.
-
-    Raises
-    ------
-    InvalidInputError
-        The variable is set but is not a positive finite number.
-    """
-    env = os.environ.get(name, "").strip()
-    if not env:
-        return default
-    try:
-        value = float(env)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(
-            f"{name}={env!r} is not a positive number of seconds; set it to e.g. 600 or unset it."
-        )
-    return value
 
 
 @contextlib.contextmanager
@@ -295,152 +253,6 @@ def file_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-def _is_locked(path: Path) -> bool:
-    """Whether another process holds ``path``'s lock right now (no lock file means no)."""
-    lock_path = Path(f"{path}{LOCK_SUFFIX}")
-    if not lock_path.exists():
-        return False
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(lock_path))
-    try:
-        lock.acquire(timeout=0)
-    except (Timeout, OSError):
-        return True
-    lock.release()
-    return False
-
-
-def remove_stale_temps(target: Path) -> None:
-    """Delete temporary files of ``target`` left by a killed process; call only while holding its lock."""
-    for stale in target.parent.glob(f"{TEMP_PREFIX}{target.name}.*"):
-        logger.debug("Removing stale temporary file %s", stale)
-        discard(stale)
-
-
-def _is_stale_temp(path: Path, now: float) -> bool:
-    """Whether a temporary file is an orphan: untouched for :data:`STALE_TEMP` s, its target unlocked."""
-    try:
-        age = now - path.stat().st_mtime
-    except OSError:
-        return False
-    target = path.with_name(path.name[len(TEMP_PREFIX) :].rsplit(".", 1)[0])
-    return age > STALE_TEMP and not _is_locked(target)
-
-
-def remove_orphan_temps(target: Path) -> None:
-    """Delete stale temporary files of ``target`` (see :func:`_is_stale_temp`); safe without the lock."""
-    now = time.time()
-    for stale in Path(target).parent.glob(f"{TEMP_PREFIX}{Path(target).name}.*"):
-        if _is_stale_temp(stale, now):
-            logger.debug("Removing orphaned temporary file %s", stale)
-            discard(stale)
-
-
-def new_temp(target: Path, suffix: str = "") -> Path:
-    """Create an empty temporary file beside ``target`` (same folder, so :func:`os.replace` is atomic).
-
-    Parameters
-    ----------
-    target : pathlib.Path
-        The final file.
-    suffix : str
-        Ending of the temporary name, for writers that choose the format by it (``".nii.gz"``).
-
-    Returns
-    -------
-    pathlib.Path
-        ``<folder>/.part-<target name>.<random><suffix>``, created with mode ``0666`` minus the
-        umask (not ``0600`` as :func:`tempfile.mkstemp` would), so that the committed entry can be
-        shared by a group; the caller fills it, then :func:`commit` or :func:`discard`.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        path = target.parent / f"{TEMP_PREFIX}{target.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            fd = os.open(path, flags, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise CacheError(f"Cannot write into {target.parent}: {os_problem(exc)}") from exc
-        os.close(fd)
-        return path
-    raise CacheError(f"Cannot create a temporary file in {target.parent}; remove its .part- files.")
-
-
-@contextlib.contextmanager
-def atomic_write(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Write ``target`` whole or not at all: yield a temporary path to fill, then :func:`commit` it.
-
-    If the ``with`` block raises, the temporary file is removed and ``target`` is left as it was.
-    The folder is created if needed.
-
-    Examples
-    --------
-    >>> with atomic_write(path) as tmp:            # doctest: +SKIP
-    ...     tmp.write_bytes(data)
-    """
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CacheError(f"Cannot create {target.parent}: {os_problem(exc)}") from exc
-    remove_orphan_temps(target)
-    temp = new_temp(target, suffix)
-    try:
-        yield temp
-    except BaseException:
-        discard(temp)
-        raise
-    commit(temp, target)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries to disk so that a rename survives a crash (POSIX; no-op elsewhere)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(temp: Path, target: Path) -> Path:
-    """Move a complete, validated temporary file to its final name atomically.
-
-    The data is flushed to disk first (``fsync``), then :func:`os.replace` renames it, then the folder
-    entry is flushed. On failure the temporary file is removed.
-
-    Returns
-    -------
-    pathlib.Path
-        ``target``.
-    """
-    try:
-        with open(temp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        discard(temp)
-        raise CacheError(f"Cannot write {target}: {os_problem(exc)}") from exc
-    _fsync_dir(target.parent)
-    return target
-
-
-def discard(path: Path) -> None:
-    """Remove a (temporary) file if it exists; never raises."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # pragma: no cover - e.g. Windows file still open
-        logger.warning("Could not remove %s: %s", path, exc)
 
 
 def touch(path: Path) -> None:
@@ -513,7 +325,7 @@ def cache_info() -> dict:
         newest = st.st_mtime if newest is None else max(newest, st.st_mtime)
     now = time.time()
     temps = list(_temps(root))
-    stale = sum(1 for p, _st in temps if _is_stale_temp(p, now))
+    stale = sum(1 for p, _st in temps if is_stale_temp(p, now))
 
     def stamp(t: float | None) -> datetime | None:
         return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc)
@@ -546,7 +358,7 @@ def _remove_orphans(root: Path) -> int:
     now = time.time()
     n = 0
     for path, _st in list(_temps(root)):
-        if _is_stale_temp(path, now):
+        if is_stale_temp(path, now):
             discard(path)
             n += 1
     return n
@@ -586,7 +398,7 @@ def prune_cache(max_bytes: int | str) -> list[Path]:
     for path, st in entries:
         if total <= limit:
             break
-        if _is_locked(path):
+        if is_locked(path):
             logger.info("Not pruning %s: another process is using it", path)
             continue
         try:
@@ -622,7 +434,7 @@ def clear_cache() -> list[Path]:
     root = _owned_root("clear")
     removed: list[Path] = []
     for path, _st in list(_entries(root)):
-        if _is_locked(path):
+        if is_locked(path):
             logger.info("Not removing %s: another process is using it", path)
             continue
         with contextlib.suppress(FileNotFoundError):
@@ -633,83 +445,11 @@ def clear_cache() -> list[Path]:
         if name.endswith(LOCK_SUFFIX):
             target = p.with_name(name[: -len(LOCK_SUFFIX)])
         elif name.startswith(TEMP_PREFIX):
-            target = p.with_name(name[len(TEMP_PREFIX) :].rsplit(".", 1)[0])
+            target = temp_target(p)
         else:
             continue
-        if not target.exists() and not _is_locked(target):
+        if not target.exists() and not is_locked(target):
             discard(p)
     _remove_empty_dirs(root)
     logger.info("Removed %d files from %s", len(removed), root)
     return removed
-
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "pb": 10**15,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-    "pib": 2**50,
-    "k": 2**10,
-    "m": 2**20,
-    "g": 2**30,
-    "t": 2**40,
-    "p": 2**50,
-}
-
-
-def parse_size(text: int | str) -> int:
-    """Number of bytes in a size such as ``"2GB"``, ``"1.5 GiB"``, ``"500MB"`` or ``"1024"``.
-
-    Units (case-insensitive): ``B``; decimal SI ``KB MB GB TB PB`` (powers of 1000); binary IEC
-    ``KiB MiB GiB TiB PiB`` (powers of 1024); the bare letters ``K M G T P`` are binary, as in ``du``
-    and ``docker``. A number without unit is bytes.
-
-    Parameters
-    ----------
-    text : int or str
-        The size; an ``int`` is returned unchanged (if not negative).
-
-    Returns
-    -------
-    int
-        Bytes (fractions rounded to the nearest byte).
-
-    Raises
-    ------
-    InvalidInputError
-        Not a size, an unknown unit, or a negative number.
-    """
-    if isinstance(text, bool):
-        raise InvalidInputError(f"{text!r} is not a size; give bytes or a string like '2GB'.")
-    if isinstance(text, int):
-        if text > 2**63:
-            raise InvalidInputError(f"{text!r} is too large a size; give at most 8 EiB (e.g. '2TB').")
-        value, unit = float(text), ""
-    else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
-        if not m or m.group(2).lower() not in _UNITS:
-            raise InvalidInputError(
-                f"{text!r} is not a size; write a number with an optional unit, e.g. '500MB', '2GB', "
-                "'1.5GiB' (units: B, KB, MB, GB, TB, PB, KiB, MiB, GiB, TiB, PiB)."
-            )
-        value, unit = float(m.group(1)), m.group(2).lower()
-    if value < 0:
-        raise InvalidInputError(f"{text!r} is negative; a size must be at least 0 bytes.")
-    value *= _UNITS[unit]
-    if not math.isfinite(value) or value > 2**63:
-        raise InvalidInputError(f"{text!r} is too large a size; give at most 8 EiB (e.g. '2TB').")
-    return int(round(value))
-
-
-def copy_atomic(source: Path, target: Path) -> Path:
-    """Copy ``source`` to ``target`` through a temporary file and :func:`commit` (used by mirrors)."""
-    with atomic_write(target) as temp:
-        shutil.copyfile(source, temp)
-    return target

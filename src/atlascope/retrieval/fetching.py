@@ -42,8 +42,20 @@ from ..errors import (
     OfflineError,
     RetrievalError,
 )
-from . import http
-from .cache import commit, discard, entry_path, file_lock, new_temp, remove_stale_temps, touch
+from ..files import commit, discard, new_temp, remove_stale_temps
+from .cache import entry_path, file_lock, touch
+from .http import (
+    MAX_ATTEMPTS,
+    ContentDecodingFailed,
+    DeadlineExceeded,
+    HostUnreachable,
+    LocalWriteError,
+    PermanentHTTPError,
+    TransientHTTPError,
+    deadline_seconds,
+    download_once,
+    retry_delay,
+)
 from .mirror import mirror_file, mirror_setting, mirror_url, offline
 from .validate import ValidationFailed, check_kind, sha256_of, validate_file
 
@@ -70,10 +82,6 @@ class NotAtSourceError(RetrievalError):
     An http(s) mirror answering so makes :func:`fetch` fall back to the original URL; callers may
     catch it to treat absent files specially (e.g. missing neuroglancer chunks read as zeros).
     """
-
-
-#: Former private name, kept for callers that look it up.
-_NotAtSource = NotAtSourceError
 
 
 def _local_path(url: str | os.PathLike) -> Path | None:
@@ -136,7 +144,7 @@ def _from_mirror_folder(url: str, root: Path, size: int | None, sha256: str | No
     return None
 
 
-def _permanent(source: str, url: str, exc: http.PermanentHTTPError) -> RetrievalError:
+def _permanent(source: str, url: str, exc: PermanentHTTPError) -> RetrievalError:
     mirror = f" (mirror of {url})" if source != url else ""
     if exc.status in (404, 410):
         return NotAtSourceError(
@@ -166,17 +174,17 @@ def _download(
     called with ``target``'s lock held.
     """
     mirror = f" (mirror of {url})" if source != url else ""
-    allowed = http.deadline_seconds()
+    allowed = deadline_seconds()
     deadline = time.monotonic() + allowed
     integrity_failures = 0
     last, last_was_integrity = "", False
-    for attempt in range(1, http.MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         retry_after = None
         temp = new_temp(target)
         try:
             logger.debug("Downloading %s (attempt %d)", source, attempt)
             with open(temp, "wb") as fh:
-                info = http.download_once(
+                info = download_once(
                     source, fh, desc=desc, binary=kind not in ("json", "text"), deadline=deadline
                 )
             validate_file(temp, kind=kind, size=size, sha256=sha256, content_type=info.content_type)
@@ -187,20 +195,20 @@ def _download(
             level = logging.INFO if size_mb > 5 else logging.DEBUG
             logger.log(level, "Downloaded %s (%.1f MB)", source, size_mb)
             return target
-        except http.PermanentHTTPError as exc:
+        except PermanentHTTPError as exc:
             raise _permanent(source, url, exc) from None
-        except http.DeadlineExceeded as exc:
+        except DeadlineExceeded as exc:
             raise RetrievalError(_deadline_message(source, mirror, allowed, str(exc))) from None
-        except http.HostUnreachable as exc:
+        except HostUnreachable as exc:
             if attempt == 1:  # nothing answered: offline or a wrong host, seconds of retries won't help
                 raise RetrievalError(
                     f"Could not download {source}{mirror}: {exc.reason} (the host cannot be reached; "
                     f"not retried). Check the network or {_MIRROR_HINT}."
                 ) from None
             last, last_was_integrity, retry_after = exc.reason, False, exc.retry_after
-        except http.TransientHTTPError as exc:
+        except TransientHTTPError as exc:
             last, last_was_integrity, retry_after = exc.reason, False, exc.retry_after
-        except (ValidationFailed, http.ContentDecodingFailed) as exc:
+        except (ValidationFailed, ContentDecodingFailed) as exc:
             integrity_failures += 1
             last, last_was_integrity = str(exc), True
             if integrity_failures >= INTEGRITY_ATTEMPTS:
@@ -209,7 +217,7 @@ def _download(
                     f"Nothing was cached. Check the URL (it may point at an error page), try again later, "
                     f"or {_MIRROR_HINT}."
                 ) from None
-        except http.LocalWriteError as exc:
+        except LocalWriteError as exc:
             raise CacheError(
                 f"Cannot write the download of {url} into {target.parent}: {exc}. Free disk space "
                 "(`atlascope cache prune`) or set ATLASCOPE_CACHE to a writable folder."
@@ -223,8 +231,8 @@ def _download(
             ) from exc
         finally:
             discard(temp)
-        if attempt < http.MAX_ATTEMPTS:
-            delay = http.retry_delay(attempt, retry_after)
+        if attempt < MAX_ATTEMPTS:
+            delay = retry_delay(attempt, retry_after)
             if time.monotonic() + delay > deadline:
                 raise RetrievalError(_deadline_message(source, mirror, allowed, f"last attempt: {last}"))
             logger.warning(
@@ -234,12 +242,12 @@ def _download(
                 last,
                 delay,
                 attempt + 1,
-                http.MAX_ATTEMPTS,
+                MAX_ATTEMPTS,
             )
             time.sleep(delay)
     error = IntegrityError if last_was_integrity else RetrievalError
     raise error(
-        f"Could not download {source}{mirror}: {last} (after {http.MAX_ATTEMPTS} attempts). "
+        f"Could not download {source}{mirror}: {last} (after {MAX_ATTEMPTS} attempts). "
         f"Check the network or {_MIRROR_HINT}."
     )
 

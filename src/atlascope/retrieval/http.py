@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from ..commons import progress_enabled
 from ..errors import InvalidInputError
-from .cache import env_seconds
+from ..settings import env_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests

@@ -2,10 +2,11 @@
 
 :func:`zip_member` returns a member's bytes straight from the cached archive; :func:`zip_member_path`
 extracts a member once into ``cache_dir()/extracted/<archive entry name>/<member>`` (atomically, under
-a lock) for code that needs a file name. Member names that are absolute, carry a drive letter or
-contain ``..`` segments are refused before the archive is even opened; so are members nested more
+a lock) for code that needs a file name. Member names that are absolute, carry a drive letter, hold a
+backslash or contain ``..`` segments are refused before the archive is even opened; so are members nested more
 than :data:`MAX_DEPTH` folders deep for extraction (a file system cannot hold them), and long
-segments are shortened as in mirrors (:func:`~atlascope.retrieval.cache.fit_name`).
+segments are shortened as in mirrors (:func:`atlascope.files.fit_name`). Member names are checked by
+:func:`atlascope.files.safe_relpath`, the same rule as for mirror paths.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..errors import CacheError, IntegrityError, InvalidInputError, NotFoundError
-from .cache import cache_dir, commit, discard, entry_path, file_lock, fit_name, new_temp, os_problem, touch
+from ..files import atomic_write, fit_name, os_problem, safe_relpath
+from .cache import cache_dir, entry_path, file_lock, touch
 from .fetching import fetch
 
 __all__ = ["zip_member", "zip_member_path", "zip_members"]
@@ -25,24 +27,6 @@ __all__ = ["zip_member", "zip_member_path", "zip_members"]
 LISTED_NAMES = 10
 #: Deepest folder nesting of a member that :func:`zip_member_path` extracts.
 MAX_DEPTH = 64
-
-
-def _safe_member(member: str) -> PurePosixPath:
-    """``member`` as a relative POSIX path, refusing names that could escape a folder."""
-    text = str(member)
-    parts = PurePosixPath(text.replace("\\", "/"))
-    if (
-        not text
-        or text.startswith(("/", "\\"))
-        or (len(text) > 1 and text[1] == ":")
-        or "\x00" in text
-        or ".." in parts.parts
-    ):
-        raise InvalidInputError(
-            f"Refusing the zip member name {member!r}: it is empty, absolute or contains '..'. "
-            "Give the member's relative name as listed in the archive."
-        )
-    return parts
 
 
 def _open(archive: Path, url: str) -> zipfile.ZipFile:
@@ -104,11 +88,12 @@ def zip_member(url: str | os.PathLike, member: str) -> bytes:
     Raises
     ------
     InvalidInputError
-        The member name is absolute or contains ``..``.
+        The member name could leave a folder (:func:`atlascope.files.safe_relpath`: empty,
+        absolute, a drive letter, a backslash, NUL or a ``..`` segment).
     NotFoundError
         No such member; the message lists some available names.
     """
-    _safe_member(member)
+    safe_relpath(member, "zip member name")
     archive = fetch(url, kind="zip")
     with _open(archive, str(url)) as zf:
         info = _info(zf, str(member), str(url))
@@ -139,11 +124,12 @@ def zip_member_path(url: str | os.PathLike, member: str) -> Path:
     Raises
     ------
     InvalidInputError
-        The member name is absolute, contains ``..`` or is nested over :data:`MAX_DEPTH` folders.
+        The member name could leave a folder (:func:`atlascope.files.safe_relpath`) or is nested
+        over :data:`MAX_DEPTH` folders.
     NotFoundError
         No such member; the message lists some available names.
     """
-    name = _safe_member(member)
+    name = safe_relpath(member, "zip member name")
     if len(name.parts) > MAX_DEPTH:
         raise InvalidInputError(
             f"Refusing to extract the zip member {str(member)[:80]!r}...: it is nested {len(name.parts) - 1} "
@@ -166,14 +152,11 @@ def zip_member_path(url: str | os.PathLike, member: str) -> Path:
             return target
         with _open(archive, text) as zf:
             info = _info(zf, str(member), text)
-            temp = new_temp(target)
             try:
-                with zf.open(info) as src, open(temp, "wb") as dst:
+                with atomic_write(target) as temp, zf.open(info) as src, open(temp, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1024 * 1024)
-            except (zipfile.BadZipFile, OSError) as exc:
-                discard(temp)
-                raise IntegrityError(f"The member {member!r} of {url} cannot be extracted ({exc}).") from exc
-            except BaseException:
-                discard(temp)
+            except CacheError:
                 raise
-        return commit(temp, target)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise IntegrityError(f"The member {member!r} of {url} cannot be extracted ({exc}).") from exc
+        return target
