@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from concurrent.futures import Future
 
 import nibabel as nib
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import atlascope
-from atlascope.batch import RESULT_COLUMNS, characterize_many
+from atlascope.batch import RESULT_COLUMNS, _load_part, _outcome_of, _run_one, characterize_many
 from atlascope.cli import main
 from atlascope.workflow import Parameters
 
@@ -65,7 +67,7 @@ def test_batch_on_local_cluster_with_errors_and_resumption(inputs, tmp_path):
         df = characterize_many(paths, client=client, out=out, parameters=PARAMS)
         first = time.perf_counter() - t0
 
-    assert list(df.columns) == RESULT_COLUMNS
+    assert list(df.columns) == list(RESULT_COLUMNS)
     assert df.attrs["inputs"] == 20 and df.attrs["computed"] == 20 and df.attrs["skipped"] == 0
     assert df.attrs["errors"] == 1
     # the map is resolved and its sparse index loaded once per worker, not once per input
@@ -155,3 +157,25 @@ def test_batch_on_an_existing_scheduler_by_address(inputs, tmp_path):
         assert set(df["input_name"]) == {p.name for p in good}
         with Client(address) as c:  # the scheduler was not closed by the batch
             assert c.submit(lambda: 41 + 1).result() == 42
+
+
+def test_both_error_paths_write_the_same_error_file(tmp_path):
+    """A task that raised on its worker and a task whose worker died leave the same kind of error file."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    bad = str(tmp_path / "bad.nii.gz")
+    spec = ("no such atlas", "mni152")  # fails fast, before any map is loaded
+    on_worker = _run_one(bad, "k-worker", "mni152", spec, PARAMS.as_dict(), str(parts))
+    died: Future = Future()
+    died.set_exception(RuntimeError("worker died"))
+    on_driver = _outcome_of(died, bad, "k-driver", parts)
+
+    assert on_worker.error and on_worker.frame is None  # stored in the part file, not sent back
+    assert on_driver.error == "RuntimeError: worker died"
+    records = [json.loads((parts / f"{k}.error.json").read_text()) for k in ("k-worker", "k-driver")]
+    assert set(records[0]) == set(records[1]) == {"input", "key", "error", "seconds"}
+    assert records[0]["seconds"] >= 0 and records[1]["seconds"] is None
+    for key, outcome in (("k-worker", on_worker), ("k-driver", on_driver)):
+        row = _load_part(parts, bad, key)
+        assert list(row.columns) == list(RESULT_COLUMNS) and len(row) == 1
+        assert row["error"].iloc[0] == outcome.error and row["key"].iloc[0] == key

@@ -1,22 +1,29 @@
 """Characterise many activation maps on dask.distributed, resumably.
 
-:func:`characterize_many` sends one task per input to a dask cluster (a ``LocalCluster`` of two
-single-threaded worker processes by default, or a running scheduler). Each worker resolves the map
-and loads its sparse index once (a worker-local cache keyed by the map's identity) and reuses it for
-every input it gets. Each input's result is written to ``out/parts/<key>.parquet`` (or
-``out/parts/<key>.error.json`` when it failed) as soon as it is done, where ``key`` hashes the file's
-content, the space, the map and the parameters; a rerun skips every input whose part exists, so an
-interrupted batch resumes where it stopped. Errors of one input never stop the others.
+:func:`characterize_many` works in three steps. *Plan*: every input gets a key hashing the file's
+content, the space, the map and the parameters; inputs whose part file exists are done. *Run*: one
+task per remaining input goes to a dask cluster (a ``LocalCluster`` of two single-threaded worker
+processes by default, or a running scheduler); each worker resolves the map and loads its sparse index
+once and reuses it for every input it gets, and writes the input's result to
+``out/parts/<key>.parquet`` as soon as it is done. *Collect*: the parts, in the order of the inputs,
+become one table (and ``results.parquet``, ``results.tsv``, ``errors.tsv``, ``batch.json``).
+
+A failed input is recorded in ``out/parts/<key>.error.json`` with the keys ``input``, ``key``,
+``error`` and ``seconds`` (null when unknown), whether its task raised on the worker or the worker
+died. Errors of one input never stop the others, and a rerun skips every input whose part exists, so
+an interrupted batch resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
 import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +31,15 @@ import pandas as pd
 
 from .commons import QUIET, logger, progress, require_extra
 from .errors import AtlascopeError, InvalidInputError
-from .maps.map import METRIC_COLUMNS
-from .retrieval.cache import atomic_write
+from .files import atomic_write, short_digest
+from .maps.map import METRIC_COLUMNS, Map
+from .report import flatten_assignments
+from .workflow import DEFAULT_MAP, Parameters, characterize, resolve_map
 
-__all__ = ["characterize_many", "RESULT_COLUMNS", "input_key", "worker_state"]
+__all__ = ["characterize_many", "RESULT_COLUMNS", "input_key"]
 
 #: Columns of the batch result, one row per (input, cluster, connected component, region).
-RESULT_COLUMNS = [
+RESULT_COLUMNS = (
     "input",
     "input_name",
     "key",
@@ -48,44 +57,18 @@ RESULT_COLUMNS = [
     *METRIC_COLUMNS,
     "seconds",
     "error",
-]
+)
 
-_FLOAT_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("input", "input_name", "key", "region", "error")]
-
-#: Worker-local state: resolved maps (with their sparse index loaded) and counters.
-_MAPS: dict[str, Any] = {}
-_STATE = {"map_loads": 0, "computed": 0}
+_TEXT_COLUMNS = ("input", "input_name", "key", "region", "error")
+_FLOAT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c not in _TEXT_COLUMNS)
 
 
-def worker_state() -> dict[str, int]:
-    """Counters of this process: how often a map was loaded, how many inputs were computed, pid."""
-    return {**_STATE, "pid": os.getpid()}
-
-
+# ------------------------------------------------------------------------------------------ keys
 def _map_spec(map_: Any, space: str) -> str | tuple[str, str]:
     """A picklable, hashable description of the map (a Map object is described by its id)."""
-    from .maps.map import Map
-
     if isinstance(map_, Map):
         return map_.id
-    from .workflow import DEFAULT_MAP
-
     return (str(map_ or DEFAULT_MAP[0]), str(space))
-
-
-def _worker_map(spec: Any, space: str, map_obj: Any = None) -> Any:
-    """The map for ``spec``, resolved and indexed once per worker process."""
-    key = json.dumps(spec) if not isinstance(spec, str) else spec
-    m = _MAPS.get(key)
-    if m is None:
-        from .workflow import resolve_map
-
-        m = map_obj if map_obj is not None else resolve_map(spec[0], spec[1])
-        _ = m.sparse_index
-        _MAPS[key] = m
-        _STATE["map_loads"] += 1
-        logger.debug("worker %d loaded map %s", os.getpid(), key)
-    return m
 
 
 def _file_digest(path: str) -> str:
@@ -106,13 +89,22 @@ def input_key(path: str | os.PathLike, space: str, map_spec: Any, parameters: di
         sort_keys=True,
         default=str,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+    return short_digest(payload)
+
+
+# ---------------------------------------------------------------------------------------- frames
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows as a table with the columns :data:`RESULT_COLUMNS` (numbers float64, missing text None)."""
+    df = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    for col in _FLOAT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in _TEXT_COLUMNS:
+        df[col] = df[col].astype("object").where(df[col].notna(), None)
+    return df
 
 
 def _result_rows(result: Any, path: str, key: str, seconds: float) -> pd.DataFrame:
     """One row per (cluster, component, region) of a Characterization."""
-    from .report import flatten_assignments
-
     clusters = result.clusters.set_index("cluster")
     ca = flatten_assignments(result.cluster_assignments)
     base = {"input": path, "input_name": Path(path).name, "key": key, "seconds": seconds, "error": None}
@@ -139,19 +131,147 @@ def _result_rows(result: Any, path: str, key: str, seconds: float) -> pd.DataFra
     return _frame(rows)
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    for col in _FLOAT_COLUMNS:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    for col in ("input", "input_name", "key", "region", "error"):
-        df[col] = df[col].astype("object").where(df[col].notna(), None)
-    return df
-
-
-def _error_frame(path: str, key: str, message: str, seconds: float = float("nan")) -> pd.DataFrame:
+def _error_frame(path: str, key: str, message: str, seconds: float | None = None) -> pd.DataFrame:
+    """The one row of a failed input (``seconds`` None: unknown)."""
     return _frame(
         [{"input": path, "input_name": Path(path).name, "key": key, "seconds": seconds, "error": message}]
     )
+
+
+def _record_error(
+    parts: Path | None, path: str, key: str, message: str, seconds: float | None
+) -> pd.DataFrame:
+    """Record a failed input: its ``parts/<key>.error.json`` (when ``parts`` is given) and its row.
+
+    The one writer of error files, for both ways an input fails (its task raised on the worker, or
+    the worker died), so every error file has the keys ``input``, ``key``, ``error``, ``seconds``.
+
+    Parameters
+    ----------
+    parts : Path or None
+        The folder of part files; None: nothing is written.
+    path, key : str
+        The input and its resumption key.
+    message : str
+        ``"<ExceptionType>: <message>"``.
+    seconds : float or None
+        Time the input took (s), None when unknown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, columns :data:`RESULT_COLUMNS`, the message in ``error``.
+    """
+    if parts is not None:
+        record = {"input": path, "key": key, "error": message, "seconds": seconds}
+        with atomic_write(parts / f"{key}.error.json") as tmp:
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+    return _error_frame(path, key, message, seconds)
+
+
+def _load_part(parts: Path, path: str, key: str) -> pd.DataFrame | None:
+    """The stored result of one input (its rows, or its error row), None if there is none."""
+    pq = parts / f"{key}.parquet"
+    if pq.is_file():
+        df = pd.read_parquet(pq)
+        df["input"] = path
+        return df
+    err = parts / f"{key}.error.json"
+    if err.is_file():
+        info = json.loads(err.read_text(encoding="utf-8"))
+        return _error_frame(path, key, info.get("error", "unknown error"), info.get("seconds"))
+    return None
+
+
+# ------------------------------------------------------------------------------------------ plan
+@dataclass(frozen=True)
+class _Plan:
+    """What one call of :func:`characterize_many` does.
+
+    Attributes
+    ----------
+    paths, keys : tuple of str
+        The inputs (absolute paths, in the caller's order) and their resumption keys.
+    spec : str or tuple of (str, str)
+        The map, as :func:`_map_spec` describes it.
+    params : dict
+        ``Parameters.as_dict()`` of the run.
+    parts : Path or None
+        Folder of the part files (None: nothing is stored).
+    done : dict of str to pandas.DataFrame
+        Results of earlier runs, by key.
+    todo : tuple of (str, str)
+        (path, key) still to compute, each key once.
+    """
+
+    paths: tuple[str, ...]
+    keys: tuple[str, ...]
+    spec: str | tuple[str, str]
+    params: dict[str, Any]
+    parts: Path | None
+    done: dict[str, pd.DataFrame]
+    todo: tuple[tuple[str, str], ...]
+
+
+def _plan(
+    paths: Iterable[str | os.PathLike],
+    out: str | os.PathLike | None,
+    space: str,
+    map_: Any,
+    parameters: Parameters | None,
+    retry_errors: bool,
+) -> _Plan:
+    """Key every input and find the ones an earlier run (in ``out/parts``) finished."""
+    absolute = tuple(str(Path(p).absolute()) for p in paths)
+    if not absolute:
+        raise InvalidInputError("characterize_many needs at least one input path.")
+    params = (parameters or Parameters()).as_dict()
+    spec = _map_spec(map_, space)
+    keys = tuple(input_key(p, space, spec, params) for p in absolute)
+    parts: Path | None = None
+    if out is not None:
+        parts = Path(out) / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+    done: dict[str, pd.DataFrame] = {}
+    todo: dict[str, str] = {}
+    for path, key in zip(absolute, keys):
+        if key in done or key in todo:
+            continue
+        if parts is not None:
+            if retry_errors:
+                (parts / f"{key}.error.json").unlink(missing_ok=True)
+            frame = _load_part(parts, path, key)
+            if frame is not None:
+                done[key] = frame
+                continue
+        todo[key] = path
+    return _Plan(absolute, keys, spec, params, parts, done, tuple((p, k) for k, p in todo.items()))
+
+
+# ------------------------------------------------------------------------------------------- run
+@dataclass(frozen=True)
+class _Outcome:
+    """What one task reports back: the input, its error (None: it worked), the worker and its frame.
+
+    ``map_loads`` counts the maps the worker process ``pid`` resolved and indexed so far; ``frame``
+    is None when the result was stored in the part files instead.
+    """
+
+    input: str
+    key: str
+    error: str | None
+    pid: int
+    map_loads: int
+    frame: pd.DataFrame | None
+
+
+@functools.lru_cache(maxsize=8)
+def _worker_map(spec: str | tuple[str, str], map_obj: Map | None = None) -> Map:
+    """The map of ``spec`` (or ``map_obj``, the caller's Map) with its sparse index, once per process."""
+    m = map_obj if map_obj is not None else resolve_map(*spec)
+    m.load_index()
+    logger.debug("worker %d loaded map %s", os.getpid(), spec)
+    return m
 
 
 def _run_one(
@@ -161,59 +281,40 @@ def _run_one(
     map_spec: Any,
     params: dict[str, Any],
     parts_dir: str | None,
-    map_obj: Any = None,
-) -> dict[str, Any]:
-    """Worker task: characterise one input, store its part file, report what happened."""
-    from .workflow import Parameters, characterize
-
+    map_obj: Map | None = None,
+) -> _Outcome:
+    """Worker task: characterise one input and store its part file (or its error file)."""
     t0 = time.perf_counter()
-    status: dict[str, Any] = {"input": path, "key": key, "error": None, "pid": os.getpid()}
+    parts = Path(parts_dir) if parts_dir else None
     try:
         with QUIET:
-            m = _worker_map(map_spec, space, map_obj)
+            m = _worker_map(map_spec, map_obj)
             result = characterize(
                 path, space=space, map=m, parameters=Parameters(**params), name=Path(path).name
             )
-        df = _result_rows(result, path, key, time.perf_counter() - t0)
-    except AtlascopeError as exc:
-        status["error"] = f"{type(exc).__name__}: {exc}"
+        frame = _result_rows(result, path, key, time.perf_counter() - t0)
     except Exception as exc:  # one bad input must not stop the batch
-        status["error"] = f"{type(exc).__name__}: {exc}"
-        logger.debug("input %s failed:\n%s", path, traceback.format_exc())
-    _STATE["computed"] += 1
-    seconds = time.perf_counter() - t0
-    status["seconds"] = seconds
-    if status["error"] is not None:
-        df = _error_frame(path, key, status["error"], seconds)
-        if parts_dir:
-            _write_atomic(
-                Path(parts_dir) / f"{key}.error.json",
-                json.dumps({"input": path, "error": status["error"], "seconds": seconds}).encode(),
-            )
-    elif parts_dir:
-        with atomic_write(Path(parts_dir) / f"{key}.parquet") as tmp:
-            df.to_parquet(tmp, index=False)
-    status["frame"] = None if parts_dir else df
-    status["map_loads"] = _STATE["map_loads"]
-    return status
+        if not isinstance(exc, AtlascopeError):
+            logger.debug("input %s failed:\n%s", path, traceback.format_exc())
+        message = f"{type(exc).__name__}: {exc}"
+        frame = _record_error(parts, path, key, message, time.perf_counter() - t0)
+        error: str | None = message
+    else:
+        error = None
+        if parts is not None:
+            with atomic_write(parts / f"{key}.parquet") as tmp:
+                frame.to_parquet(tmp, index=False)
+    loads = _worker_map.cache_info().misses
+    return _Outcome(path, key, error, os.getpid(), loads, None if parts is not None else frame)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def _load_part(parts: Path, path: str, key: str) -> pd.DataFrame | None:
-    pq = parts / f"{key}.parquet"
-    if pq.is_file():
-        df = pd.read_parquet(pq)
-        df["input"] = path
-        return df
-    err = parts / f"{key}.error.json"
-    if err.is_file():
-        info = json.loads(err.read_text())
-        return _error_frame(path, key, info.get("error", "unknown error"), info.get("seconds", float("nan")))
-    return None
+def _outcome_of(future: Any, path: str, key: str, parts: Path | None) -> _Outcome:
+    """The outcome of a finished task; a task that raised (its worker died) is recorded as failed."""
+    try:
+        return future.result()
+    except Exception as exc:  # a worker died: record it like any other failure
+        message = f"{type(exc).__name__}: {exc}"
+        return _Outcome(path, key, message, -1, 0, _record_error(parts, path, key, message, None))
 
 
 def _client(client: Any, workers: int | None) -> tuple[Any, list[Any]]:
@@ -234,6 +335,81 @@ def _client(client: Any, workers: int | None) -> tuple[Any, list[Any]]:
         c = Client(client)
         return c, [c]
     return client, []
+
+
+def _run(
+    plan: _Plan, space: str, map_: Any, client: Any, workers: int | None
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Compute ``plan.todo`` on dask.distributed.
+
+    Returns
+    -------
+    frames : dict of str to pandas.DataFrame
+        The result (or error row) of each computed input, by key.
+    map_loads : int
+        Maps resolved and indexed on the workers (their processes' counts, summed).
+    """
+    from distributed import as_completed
+
+    map_obj = map_ if isinstance(map_, Map) else None
+    # Build (or load) the sparse index once here, so workers only read it from the disk cache.
+    resolve_map(map_, space).load_index()
+    c, owned = _client(client, workers)
+    frames: dict[str, pd.DataFrame] = {}
+    loads: dict[int, int] = {}
+    try:
+        map_arg = c.scatter(map_obj, broadcast=True) if map_obj is not None else None
+        parts_dir = str(plan.parts) if plan.parts is not None else None
+        task_of = {f"atlascope-characterize-{key}": (path, key) for path, key in plan.todo}
+        futures = [
+            c.submit(
+                _run_one, path, key, space, plan.spec, plan.params, parts_dir, map_arg, key=task, pure=False
+            )
+            for task, (path, key) in task_of.items()
+        ]
+        for fut in progress(as_completed(futures), desc="characterize", total=len(futures), unit="map"):
+            outcome = _outcome_of(fut, *task_of[fut.key], plan.parts)
+            loads[outcome.pid] = max(loads.get(outcome.pid, 0), outcome.map_loads)
+            frame = outcome.frame
+            if frame is None and plan.parts is not None:
+                frame = _load_part(plan.parts, outcome.input, outcome.key)
+            frames[outcome.key] = frame
+            if outcome.error:
+                logger.warning("%s failed: %s", Path(outcome.input).name, outcome.error)
+    finally:
+        for obj in owned:
+            obj.close()
+    return frames, sum(loads.values())
+
+
+# --------------------------------------------------------------------------------------- collect
+def _collect(plan: _Plan, frames: dict[str, pd.DataFrame], map_loads: int) -> pd.DataFrame:
+    """One table of every input's rows, in the order of the inputs, with the counts in ``attrs``."""
+    result = pd.concat(
+        [frames[k].assign(input=p) for p, k in zip(plan.paths, plan.keys) if frames.get(k) is not None],
+        ignore_index=True,
+    )
+    result = _frame(result.to_dict("records"))
+    result.attrs.update(
+        {
+            "inputs": len(plan.paths),
+            "computed": len(plan.todo),
+            "skipped": len(set(plan.keys)) - len(plan.todo),
+            "errors": int(result.loc[result["error"].notna(), "input"].nunique()),
+            "map_loads": map_loads,
+        }
+    )
+    return result
+
+
+def _write_results(result: pd.DataFrame, out: Path, plan: _Plan, space: str) -> None:
+    """``results.parquet``, ``results.tsv``, ``errors.tsv`` and ``batch.json`` in ``out``."""
+    result.to_parquet(out / "results.parquet", index=False)
+    result.to_csv(out / "results.tsv", sep="\t", index=False, float_format="%.6g")
+    errors = result[result["error"].notna()]
+    errors[["input", "input_name", "key", "error"]].to_csv(out / "errors.tsv", sep="\t", index=False)
+    summary = {**result.attrs, "parameters": plan.params, "space": space, "map": plan.spec}
+    (out / "batch.json").write_text(json.dumps(summary, indent=1, default=str))
 
 
 def characterize_many(
@@ -275,119 +451,22 @@ def characterize_many(
         One row per (input, cluster, component, region), columns :data:`RESULT_COLUMNS`; a failed
         input has one row with its message in ``error``; an input without any assignment has one row
         with empty region. ``attrs`` holds ``inputs``, ``computed``, ``skipped``, ``errors`` and
-        ``map_loads`` (map loads on the workers during this call).
+        ``map_loads`` (maps resolved and indexed by the worker processes).
     """
-    from .maps.map import Map
-    from .workflow import Parameters, resolve_map
-
     for module in ("distributed", "pyarrow"):  # before any work: batch mode is an extra
         require_extra(module, "batch", "Batch mode (characterize_many, atlascope batch)")
-    paths = [str(Path(p).absolute()) for p in paths]
-    if not paths:
-        raise InvalidInputError("characterize_many needs at least one input path.")
-    params = (parameters or Parameters()).as_dict()
-    spec = _map_spec(map, space)
-    keys = [input_key(p, space, spec, params) for p in paths]
-    parts: Path | None = None
-    if out is not None:
-        parts = Path(out) / "parts"
-        parts.mkdir(parents=True, exist_ok=True)
-    frames: dict[str, pd.DataFrame] = {}
-    todo = []
-    for path, key in zip(paths, keys):
-        if key in frames:
-            continue
-        if parts is not None:
-            if retry_errors:
-                (parts / f"{key}.error.json").unlink(missing_ok=True)
-            done = _load_part(parts, path, key)
-            if done is not None:
-                frames[key] = done
-                continue
-        todo.append((path, key))
-    skipped = len(set(keys)) - len(todo)
-    logger.info("batch: %d inputs, %d already done, %d to compute", len(paths), skipped, len(todo))
-    map_loads = 0
-    if todo:
-        # Build (or load) the sparse index once here, so workers only read it from the disk cache.
-        map_obj = map if isinstance(map, Map) else None
-        (map_obj or resolve_map(map, space)).sparse_index  # noqa: B018
-        c, owned = _client(client, workers)
-        try:
-            from distributed import as_completed
-
-            map_arg = c.scatter(map_obj, broadcast=True) if map_obj is not None else None
-            futures = [
-                c.submit(
-                    _run_one,
-                    path,
-                    key,
-                    space,
-                    spec,
-                    params,
-                    str(parts) if parts else None,
-                    map_arg,
-                    key=f"atlascope-characterize-{key}",
-                    pure=False,
-                )
-                for path, key in todo
-            ]
-            loads: dict[int, int] = {}
-            for fut in progress(as_completed(futures), desc="characterize", total=len(futures), unit="map"):
-                try:
-                    status = fut.result()
-                except Exception as exc:  # a worker died: record it like any other failure
-                    path, key = todo[futures.index(fut)]
-                    status = {
-                        "input": path,
-                        "key": key,
-                        "error": f"{type(exc).__name__}: {exc}",
-                        "frame": None,
-                        "pid": -1,
-                        "map_loads": 0,
-                    }
-                    if parts is not None:
-                        _write_atomic(
-                            parts / f"{key}.error.json",
-                            json.dumps({"input": path, "error": status["error"]}).encode(),
-                        )
-                key = status["key"]
-                loads[status["pid"]] = max(loads.get(status["pid"], 0), status.get("map_loads", 0))
-                if status.get("frame") is not None:
-                    frames[key] = status["frame"]
-                elif parts is not None:
-                    frames[key] = _load_part(parts, status["input"], key)
-                else:
-                    frames[key] = _error_frame(status["input"], key, status["error"] or "no result")
-                if status["error"]:
-                    logger.warning("%s failed: %s", Path(status["input"]).name, status["error"])
-            map_loads = sum(loads.values())
-        finally:
-            for obj in owned:
-                obj.close()
-    result = pd.concat(
-        [frames[k].assign(input=p) for p, k in zip(paths, keys) if frames.get(k) is not None],
-        ignore_index=True,
+    plan = _plan(paths, out, space, map, parameters, retry_errors)
+    logger.info(
+        "batch: %d inputs, %d already done, %d to compute",
+        len(plan.paths),
+        len(set(plan.keys)) - len(plan.todo),
+        len(plan.todo),
     )
-    result = _frame(result.to_dict("records"))
-    errors = result[result["error"].notna()]
-    result.attrs.update(
-        {
-            "inputs": len(paths),
-            "computed": len(todo),
-            "skipped": skipped,
-            "errors": int(errors["input"].nunique()),
-            "map_loads": map_loads,
-        }
-    )
+    frames, map_loads = dict(plan.done), 0
+    if plan.todo:
+        computed, map_loads = _run(plan, space, map, client, workers)
+        frames.update(computed)
+    result = _collect(plan, frames, map_loads)
     if out is not None:
-        out_dir = Path(out)
-        result.to_parquet(out_dir / "results.parquet", index=False)
-        result.to_csv(out_dir / "results.tsv", sep="\t", index=False, float_format="%.6g")
-        errors[["input", "input_name", "key", "error"]].to_csv(out_dir / "errors.tsv", sep="\t", index=False)
-        (out_dir / "batch.json").write_text(
-            json.dumps(
-                {**result.attrs, "parameters": params, "space": space, "map": spec}, indent=1, default=str
-            )
-        )
+        _write_results(result, Path(out), plan, space)
     return result
