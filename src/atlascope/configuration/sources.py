@@ -23,11 +23,12 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..commons import logger
 from ..core.registry import REGISTRY, Registry
 from ..errors import AtlascopeError, ConfigurationError, InvalidInputError, NotFoundError
+from ..files import is_safe_relpath
 from .factory import BuildContext, Unsupported, build
 
 __all__ = [
@@ -128,11 +129,6 @@ class FolderSource(ConfigurationSource):
         return self.path
 
 
-def _safe_member(name: str) -> bool:
-    p = PurePosixPath(name)
-    return not (p.is_absolute() or ".." in p.parts or "\\" in name or "\x00" in name)
-
-
 class ZipSource(ConfigurationSource):
     """A catalogue in a zip archive (local path, or URL fetched through ``atlascope.retrieval``).
 
@@ -159,7 +155,7 @@ class ZipSource(ConfigurationSource):
             except zipfile.BadZipFile as exc:
                 raise ConfigurationError(f"{self.spec} is not a zip archive ({exc}).") from exc
             names = [n for n in zf.namelist() if not n.endswith("/")]
-            bad = [n for n in names if not _safe_member(n)]
+            bad = [n for n in names if not is_safe_relpath(n)]
             if bad:
                 raise InvalidInputError(
                     f"{self.spec} holds members that would leave the archive ({bad[0]!r}); refusing it. "

@@ -13,7 +13,6 @@ folder (``<cache>/features/connectivity-<key>.npz``), and later calls reuse them
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import json
 import threading
@@ -25,6 +24,7 @@ import pandas as pd
 from ..commons import logger, progress
 from ..core.region import Region
 from ..errors import AmbiguousNameError, CacheError, InvalidInputError, NotFoundError
+from ..files import short_digest
 from ..retrieval import fetch, zip_member
 from .base import Anchor, Feature, _axes, _short
 
@@ -273,7 +273,7 @@ class RegionalConnectivity(Feature):
             [_CACHE_VERSION, self.repository, self.base_url, self.files, self.decoder, self.regions],
             sort_keys=True,
         )
-        return hashlib.sha256(ident.encode()).hexdigest()[:24]
+        return short_digest(ident)
 
     def _cache_file(self):
         from ..retrieval import cache_dir

@@ -9,7 +9,6 @@ so concurrent processes never see a partial index.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import numpy as np
 from ..analysis.sparse import FORMAT_VERSION, SparseIndex
 from ..commons import logger, progress
 from ..errors import CacheError
+from ..files import short_digest
 from ..retrieval.cache import cache_dir, file_lock
 from ..volumes.providers import read_dataobj
 from .resampling import resample_to_grid
@@ -51,7 +51,7 @@ def index_key(map_: IndexedMap) -> str:
         "volumes": [v.identity for v in map_.volumes],
         "index": [[name, e.volume, e.label, e.z, e.fragment] for name, e in map_.columns],
     }
-    return hashlib.sha1(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return short_digest(json.dumps(desc, sort_keys=True, default=str))
 
 
 def _nonzero_c_order(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 
@@ -14,6 +13,7 @@ from ..core.registry import REGISTRY, normalize_maptype
 from ..core.space import Space
 from ..core.tree import regions_from_names
 from ..errors import InvalidInputError
+from ..files import short_digest
 from ..locations.spaces import resolve_space
 from ..volumes.providers import ImageProvider, NiftiProvider, Provider
 from ..volumes.volume import Volume
@@ -88,9 +88,7 @@ def from_nifti(
     if len(set(names)) != len(names):
         raise InvalidInputError("Region names of a map must be unique.")
     providers = [_provider(i) for i in imgs]
-    digest = hashlib.sha1(
-        "|".join([name, mtype, *names, *(p.source for p in providers)]).encode()
-    ).hexdigest()[:12]
+    digest = short_digest("|".join([name, mtype, *names, *(p.source for p in providers)]))
     if parcellation is None:
         parcellation = Parcellation(
             f"custom/parcellation/{digest}", name, name, regions_from_names(names), provenance=provenance

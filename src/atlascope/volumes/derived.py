@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import nibabel as nib
@@ -10,6 +9,7 @@ import numpy as np
 
 from ..commons import logger
 from ..errors import AtlascopeError
+from ..files import short_digest
 from .providers import NiftiProvider, Provider, load_nifti, read_dataobj
 
 __all__ = ["MaxProbabilityProvider"]
@@ -44,7 +44,7 @@ class MaxProbabilityProvider(Provider):
     def _cache_path(self) -> Path:
         from ..retrieval.cache import cache_dir
 
-        key = hashlib.sha1(self.identity.encode()).hexdigest()[:20]
+        key = short_digest(self.identity)
         return Path(cache_dir()) / "derived" / f"maxprob-{key}.nii.gz"
 
     def _compute(self) -> nib.Nifti1Image:

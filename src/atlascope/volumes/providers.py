@@ -19,6 +19,8 @@ import numpy as np
 
 from ..commons import logger
 from ..errors import InvalidInputError, NotFoundError
+from ..files import short_digest
+from ..settings import env_bytes
 
 __all__ = [
     "Provider",
@@ -55,24 +57,14 @@ def _is_url(source: str) -> bool:
 def max_image_bytes() -> int:
     """The memory budget of one decoded image in bytes (``ATLASCOPE_MAX_IMAGE_BYTES``, default 4 GiB).
 
+    The variable holds bytes or a size such as ``"8GiB"`` (:func:`atlascope.settings.parse_size`).
+
     Raises
     ------
     InvalidInputError
-        The environment variable is not a positive whole number of bytes.
+        The environment variable is not a positive number of bytes.
     """
-    raw = os.environ.get(MAX_IMAGE_BYTES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_IMAGE_BYTES
-    try:
-        value = int(float(raw)) if raw.lower() not in ("inf", "nan") else -1
-    except (ValueError, OverflowError):
-        value = -1
-    if value <= 0:
-        raise InvalidInputError(
-            f"{MAX_IMAGE_BYTES_ENV}={raw!r} is not a positive number of bytes; set it to e.g. "
-            f"{DEFAULT_MAX_IMAGE_BYTES} (4 GiB) or unset it."
-        )
-    return value
+    return env_bytes(MAX_IMAGE_BYTES_ENV, DEFAULT_MAX_IMAGE_BYTES)
 
 
 def _declared_voxels(shape: tuple, source: str) -> int:
@@ -330,12 +322,12 @@ class ImageProvider(Provider):
     @property
     def identity(self) -> str:
         if self._identity is None:
-            import hashlib
-
             arr = read_dataobj(self.img, (), self.name)
-            h = hashlib.sha1(np.ascontiguousarray(arr).view(np.uint8).reshape(-1))
-            h.update(np.asarray(self.img.affine, dtype=float).tobytes())
-            self._identity = f"memory:{h.hexdigest()}"
+            digest = short_digest(
+                np.ascontiguousarray(arr).view(np.uint8).reshape(-1),
+                np.asarray(self.img.affine, dtype=float).tobytes(),
+            )
+            self._identity = f"memory:{digest}"
         return self._identity
 
     @property
