@@ -4,10 +4,13 @@
 Every timing is the best of ``--repeat`` fresh processes (the machine is shared and noisy); ratios are
 computed from figures measured in the same run. Not run by the tests. Sections (``--sections``):
 
-  import      ``python -c "import atlascope"`` wall time, and which heavy libraries it loaded
-  cli         ``atlascope --help``, ``atlascope --version`` (target < 0.5 s)
+  import      ``python -c "import atlascope"`` wall time (beside a bare interpreter's), and which heavy
+              libraries it loaded
+  cli         ``atlascope --help``, ``atlascope --version`` (target < 0.5 s), through the console script,
+              the ``atlascope`` found on $PATH when that is another file (a pyenv shim), and
+              ``python -m atlascope``; prints the entry point / python -m ratio
   coords      ``atlascope assign --coords -20,-80,0`` (every offline atlas) and with ``--map 'julich fsl'``,
-              warm cache (target < 1 s)
+              warm cache (target < 1 s), through the same launchers
   volume      one cluster volume against the 121 Jülich probability maps, in one process: atlascope's
               ``Map.assign`` (second call) against (a) siibra's reference figures measured on this
               machine with ../shared/bench/bench_assign.py (benchmarks/RESULTS.md; siibra itself is
@@ -16,10 +19,17 @@ computed from figures measured in the same run. Not run by the tests. Sections (
               and <= 3x the lower bound
   job         ``atlascope characterize --example`` warm, report included: wall time, peak RSS
               (target < 5 s, < 400 MB)
-  install     ``pip install .`` into a fresh venv (needs the package registry; opt-in): time and size
+  install     opt-in (needs the package registry; minutes): ``pip install <before>`` (default 5231c5d^,
+              the parent of the lean-core change), ``pip install <after>`` and ``"<after>[all]"``
+              (default HEAD), each from a temporary git worktree into a fresh venv with an empty pip
+              cache: wall and CPU time, ``du -sm`` of site-packages, and the after / before ratios
 
-Usage: python benchmarks/bench_startup.py [--sections import,cli,coords,volume,job] [--repeat 3]
-                                          [--json out.json]
+Fresh processes run with the bytecode cache on (see ``_user_env``); every line shows the 1-minute load
+average, as ``uptime`` does.
+
+Usage: python benchmarks/bench_startup.py [--sections import,cli,coords,volume,job,install] [--repeat 3]
+                                          [--json out.json] [--install-before REV] [--install-after REV]
+                                          [--install-prefix /tmp/x-]
 """
 
 from __future__ import annotations
@@ -48,14 +58,32 @@ SIIBRA_S = {
 }
 
 
+def _launchers() -> dict[str, list[str]]:
+    """The ways a user starts the command line: name -> argv prefix.
+
+    ``entry point`` is the ``atlascope`` console script beside this interpreter (what ``pip install``
+    writes into a venv's ``bin/``); ``entry point on PATH`` is added when ``$PATH`` finds another file
+    first (e.g. a pyenv shim, which re-executes through bash); ``python -m atlascope`` runs the package.
+    """
+    out = {}
+    script = Path(sys.executable).parent / "atlascope"
+    if script.exists():
+        out["entry point"] = [str(script)]
+    found = shutil.which("atlascope")
+    if found and (not script.exists() or not Path(found).samefile(script)):
+        out["entry point on PATH"] = [found]
+    out["python -m atlascope"] = [sys.executable, "-m", "atlascope"]
+    return out
+
+
 def _atlascope_cmd() -> list[str]:
-    exe = shutil.which("atlascope")
-    return [exe] if exe else [sys.executable, "-m", "atlascope.cli"]
+    """The first launcher of :func:`_launchers` (the console script when there is one)."""
+    return next(iter(_launchers().values()))
 
 
-#: CPU seconds (user + system) of the last command run by :func:`_run`: a proxy for the wall time
-#: of an idle machine when other work shares the cores (wall time then counts waiting for a core).
-LAST_CPU = [0.0]
+def _load() -> str:
+    """The 1-minute load average of the machine (as ``uptime`` shows it), for every timing line."""
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def _children_cpu() -> float:
@@ -63,58 +91,105 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[float, str]:
+def _user_env() -> dict[str, str]:
+    """The environment of the measured commands: this one, with Python's bytecode cache on.
+
+    An installed package has its bytecode compiled at install time; a shell with
+    ``PYTHONDONTWRITEBYTECODE=1`` would instead recompile every module of a source checkout in every
+    fresh process (0.1-0.4 s). The bytecode goes to a folder of the temp dir
+    (``PYTHONPYCACHEPREFIX``), not into the working tree.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "atlascope-bench-pycache")
+    return env
+
+
+def _run(
+    cmd: list[str], env: dict | None = None, timeout: float = 600, cwd: str | Path | None = None
+) -> tuple[float, str, float]:
+    """Run ``cmd``; wall seconds, its stdout, and CPU seconds (user + system of it and its children).
+
+    ``env`` defaults to :func:`_user_env`. CPU time is a proxy for the wall time of an idle machine
+    when other work shares the cores (wall time then also counts waiting for a core, and, for installs,
+    for the network).
+    """
+    env = _user_env() if env is None else env
     c0, t0 = _children_cpu(), time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
     wall = time.perf_counter() - t0
-    LAST_CPU[0] = _children_cpu() - c0
+    cpu = _children_cpu() - c0
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr[-2000:]}")
-    return wall, out.stdout
+    return wall, out.stdout, cpu
 
 
 def _best(cmd: list[str], repeat: int, env: dict | None = None) -> tuple[float, float]:
     """Best wall time and best CPU time (user + system) of ``repeat`` runs, in seconds."""
     walls, cpus = [], []
     for _ in range(repeat):
-        walls.append(_run(cmd, env)[0])
-        cpus.append(LAST_CPU[0])
+        wall, _out, cpu = _run(cmd, env)
+        walls.append(wall)
+        cpus.append(cpu)
     return min(walls), min(cpus)
 
 
 def section_import(repeat: int) -> dict:
-    wall, cpu = _best([sys.executable, "-c", "import atlascope"], repeat)
+    cmd = [sys.executable, "-c", "import atlascope"]
+    _run(cmd)  # warm (bytecode)
+    wall, cpu = _best(cmd, repeat)
+    bare, bare_cpu = _best([sys.executable, "-c", "pass"], repeat)
     probe = f"import atlascope, sys; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = _run([sys.executable, "-c", probe])[1].strip()
-    print(f"import atlascope          {wall:7.3f} s (cpu {cpu:.3f} s)  heavy modules loaded: {loaded or 'none'}")
-    return {"import_s": wall, "import_cpu_s": cpu, "heavy_loaded": loaded.split(",") if loaded else []}
+    print(
+        f"import atlascope          {wall:7.3f} s (cpu {cpu:.3f} s; bare interpreter {bare:.3f} s, cpu "
+        f"{bare_cpu:.3f} s)  heavy modules loaded: {loaded or 'none'}  {_load()}"
+    )
+    return {
+        "import_s": wall,
+        "import_cpu_s": cpu,
+        "bare_interpreter_s": bare,
+        "bare_interpreter_cpu_s": bare_cpu,
+        "heavy_loaded": loaded.split(",") if loaded else [],
+    }
 
 
-def section_cli(repeat: int) -> dict:
+def _per_launcher(args: list[str], repeat: int, target_s: float, label: str) -> dict:
+    """Best wall / CPU seconds of ``<launcher> <args>`` for every launcher, after one warm-up run each."""
     res = {}
-    for args in (["--help"], ["--version"]):
-        wall, cpu = _best([*_atlascope_cmd(), *args], repeat)
-        res[f"cli{args[0]}"] = {"wall_s": wall, "cpu_s": cpu}
+    for name, launcher in _launchers().items():
+        cmd = [*launcher, *args]
+        _run(cmd)  # warm: bytecode, and the cache (sparse indices) for a coordinate
+        wall, cpu = _best(cmd, repeat)
+        res[name] = {"wall_s": wall, "cpu_s": cpu}
         print(
-            f"atlascope {args[0]:<15s} {wall:7.3f} s (cpu {cpu:.3f} s)  target < 0.5 s  "
-            f"{'ok' if wall < 0.5 else 'MISSED'}"
+            f"{label:<28s} {wall:7.3f} s (cpu {cpu:.3f} s)  target < {target_s:g} s  "
+            f"{'ok' if wall < target_s else 'MISSED'}  via {name}  {_load()}",
+            flush=True,
+        )
+    if "entry point" in res:
+        ep, m = res["entry point"], res["python -m atlascope"]
+        res["entry_point_vs_python_m"] = {"wall": ep["wall_s"] / m["wall_s"], "cpu": ep["cpu_s"] / m["cpu_s"]}
+        print(
+            f"{label:<28s} entry point / python -m: wall x{ep['wall_s'] / m['wall_s']:.2f}, "
+            f"cpu x{ep['cpu_s'] / m['cpu_s']:.2f}"
         )
     return res
 
 
+def section_cli(repeat: int) -> dict:
+    """``atlascope --help`` and ``--version`` as fresh processes, through every launcher."""
+    return {f"cli{arg}": _per_launcher([arg], repeat, 0.5, f"atlascope {arg}") for arg in ("--help", "--version")}
+
+
 def section_coords(repeat: int) -> dict:
-    """One coordinate labelled in every offline atlas (the command's default), and in one map."""
-    res = {}
-    base = [*_atlascope_cmd(), "assign", "--coords", "-20,-80,0", "--tsv"]
-    for key, cmd in (
-        ("all offline atlases", base),
-        ("--map 'julich fsl' (121 probability maps)", [*base, "--map", "julich fsl"]),
-    ):
-        _run(cmd)  # warm the cache (sparse indices) once
-        wall, cpu = _best(cmd, repeat)
-        res[key] = {"wall_s": wall, "cpu_s": cpu}
-        print(f"assign --coords  {wall:7.3f} s (cpu {cpu:.3f} s)  target < 1 s  {'ok' if wall < 1 else 'MISSED'}  {key}")
-    return res
+    """One coordinate labelled in every offline atlas (the command's default), and in one map, warm cache."""
+    base = ["assign", "--coords", "-20,-80,0", "--tsv"]
+    return {
+        "all offline atlases": _per_launcher(base, repeat, 1.0, "assign --coords (all atlases)"),
+        "--map 'julich fsl' (121 probability maps)": _per_launcher(
+            [*base, "--map", "julich fsl"], repeat, 1.0, "assign --coords --map julich"
+        ),
+    }
 
 
 _VOLUME_CHILD = r"""
@@ -213,21 +288,100 @@ def section_job(repeat: int) -> dict:
 
 
 def _du_mib(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+    """``du -sm`` of ``path``: disk usage in MiB."""
+    return float(_run(["du", "-sm", str(path)])[1].split()[0])
 
 
-def section_install(repeat: int) -> dict:
-    res = {}
-    for spec in (".", ".[all]"):
-        with tempfile.TemporaryDirectory() as tmp:
-            venv = Path(tmp) / "venv"
-            _run([sys.executable, "-m", "venv", str(venv)])
-            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-            _run([*pip, "--upgrade", "pip"], timeout=1200)
-            wall = _run([*pip, spec], timeout=3600)[0]
-            size = _du_mib(venv)
-            res[spec] = {"wall_s": wall, "venv_mib": size}
-            print(f"pip install {spec:<8s} {wall:7.1f} s, venv {size:6.0f} MiB")
+def _install_one(tree: Path, extra: str, prefix: str, tag: str) -> dict:
+    """``pip install <tree><extra>`` into a fresh venv with an empty pip cache, as a new user would.
+
+    Parameters
+    ----------
+    tree : Path
+        A checkout of the project (a git worktree, so the build writes nothing into the working tree).
+    extra : str
+        ``""`` or an extras suffix such as ``"[all]"``.
+    prefix : str
+        Path prefix of the venv (``<prefix>venv-<tag>``) and pip cache (``<prefix>pipcache-<tag>``).
+    tag : str
+        Short name of this install.
+
+    Returns
+    -------
+    dict
+        ``wall_s`` and ``cpu_s`` of the install (seconds; wall includes downloads), ``site_packages_mib``
+        and ``venv_mib`` (``du -sm``), ``packages`` (distributions in the venv, pip's own included) and
+        the 1-minute load average before/after.
+    """
+    venv, cache = Path(f"{prefix}venv-{tag}"), Path(f"{prefix}pipcache-{tag}")
+    for path in (venv, cache):
+        shutil.rmtree(path, ignore_errors=True)
+    _run([sys.executable, "-m", "venv", str(venv)])
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "PIP_CACHE_DIR": str(cache), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])[1].strip())
+    base = _du_mib(site)
+    load0 = os.getloadavg()[0]
+    wall, _out, cpu = _run([python, "-m", "pip", "install", "-q", f"{tree}{extra}"], env=env, timeout=3600)
+    load1 = os.getloadavg()[0]
+    freeze = _run([python, "-m", "pip", "list", "--format=freeze"], env=env)[1].split()
+    _run([python, "-c", "import atlascope"], env=env, cwd=venv)  # installed and importable
+    res = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "site_packages_mib": _du_mib(site),
+        "empty_site_packages_mib": base,
+        "venv_mib": _du_mib(venv),
+        "packages": len(freeze),
+        "load": [load0, load1],
+    }
+    shutil.rmtree(venv, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    return res
+
+
+def section_install(repeat: int, before: str = "5231c5d^", after: str = "HEAD", prefix: str = "") -> dict:
+    """Install time and size of the core install before and after the lean-core change.
+
+    ``before`` and ``after`` are git revisions, checked out as temporary worktrees at
+    ``<prefix>before`` / ``<prefix>after`` and removed at the end. Three installs, each into a fresh
+    venv with its own empty pip cache (downloads count as a new user's would, so wall time depends on
+    the network): ``pip install <before>``, ``pip install <after>`` and ``pip install "<after>[all]"``.
+    ``repeat`` is not used (one install takes minutes). Needs the package registry.
+    """
+    prefix = prefix or tempfile.mkdtemp(prefix="atlascope-install-") + "/"
+    trees = {}
+    try:
+        for name, rev in (("before", before), ("after", after)):
+            trees[name] = Path(f"{prefix}{name}")
+            _run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(trees[name]), rev])
+        res = {"revisions": {"before": before, "after": after}}
+        for tag, tree, extra in (("before", "before", ""), ("core", "after", ""), ("all", "after", "[all]")):
+            r = res[tag] = _install_one(trees[tree], extra, prefix, tag)
+            print(
+                f"pip install {tree}{extra:<6s} ({(before if tree == 'before' else after)}) "
+                f"{r['wall_s']:6.1f} s wall, {r['cpu_s']:5.1f} s CPU, site-packages "
+                f"{r['site_packages_mib']:5.0f} MiB ({r['packages']} distributions)  load {r['load'][0]:.1f}->{r['load'][1]:.1f}",
+                flush=True,
+            )
+    finally:
+        for tree in trees.values():
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
+    b, c, a = res["before"], res["core"], res["all"]
+    res["ratios"] = {
+        "core_vs_before_wall": c["wall_s"] / b["wall_s"],
+        "core_vs_before_cpu": c["cpu_s"] / b["cpu_s"],
+        "core_vs_before_size": c["site_packages_mib"] / b["site_packages_mib"],
+        "all_vs_before_wall": a["wall_s"] / b["wall_s"],
+        "all_vs_before_size": a["site_packages_mib"] / b["site_packages_mib"],
+    }
+    ra = res["ratios"]
+    print(
+        f"core install after / before: wall x{ra['core_vs_before_wall']:.2f}, CPU x{ra['core_vs_before_cpu']:.2f}, "
+        f"size x{ra['core_vs_before_size']:.2f}; [all] after / before: wall x{ra['all_vs_before_wall']:.2f}, "
+        f"size x{ra['all_vs_before_size']:.2f}"
+    )
     return res
 
 
@@ -246,13 +400,22 @@ def main() -> None:
     ap.add_argument("--sections", default="import,cli,coords,volume,job")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", default="")
+    ap.add_argument("--install-before", default="5231c5d^", help="git revision of the 'before' install")
+    ap.add_argument("--install-after", default="HEAD", help="git revision of the 'after' installs")
+    ap.add_argument(
+        "--install-prefix", default="", help="path prefix of the install worktrees, venvs and pip caches"
+    )
     args = ap.parse_args()
+    options = {
+        "install": {"before": args.install_before, "after": args.install_after, "prefix": args.install_prefix}
+    }
     t0 = time.perf_counter()
     results = {}
     for name in [s for s in args.sections.split(",") if s]:
-        results[name] = SECTIONS[name](args.repeat)
-    results["cpu_children_s"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-    print(f"total {time.perf_counter() - t0:.0f} s")
+        print(f"-- {name} ({_load()}; {os.cpu_count()} cores)", flush=True)
+        results[name] = SECTIONS[name](args.repeat, **options.get(name, {}))
+    results["cpu_children_s"] = _children_cpu()
+    print(f"total {time.perf_counter() - t0:.0f} s wall, {_children_cpu():.0f} s CPU of the measured commands; {_load()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
