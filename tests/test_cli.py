@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,3 +243,51 @@ def test_html_tables_match_tsvs(example_dir):
     assert np.allclose([float(r[corr]) for r in html_ca["rows"]], ca["correlation"], atol=5e-4)
     pa = pd.read_csv(example_dir / "peak_assignments.tsv", sep="\t")
     assert len(tables["peak-assignments-table"]["rows"]) == len(pa)
+
+
+def _defaults(command: str) -> dict:
+    cmd = main.get_command(None, command)
+    ctx = click.Context(cmd)
+    return {p.name: p.get_default(ctx) for p in cmd.params}
+
+
+def test_option_defaults_are_the_library_defaults():
+    from atlascope.report import write_outputs
+    from atlascope.workflow import DEFAULT_MAP, DEFAULT_STAT_THRESHOLD, Parameters, characterize
+
+    p = Parameters()
+    run = inspect.signature(characterize).parameters
+    expected = {
+        "samples": p.samples,
+        "seed": p.seed,
+        "min_fraction": p.min_fraction,
+        "max_fraction": p.max_fraction,
+        "map_spec": DEFAULT_MAP[0],
+        "space": run["space"].default,
+    }
+    assert _defaults("batch").items() >= expected.items()
+    expected |= {
+        "exponent": p.exponent,
+        "sigma_mm": p.sigma_mm,
+        "mindist": p.peak_mindist,
+        "lower_threshold": p.lower_threshold,
+        "extent": run["extent"].default,
+        "method": run["method"].default,
+        "top_n": inspect.signature(write_outputs).parameters["top_n"].default,
+    }
+    assert _defaults("characterize").items() >= expected.items()
+    # --help shows them (and the stat-map threshold its help text names)
+    text = " ".join(CliRunner().invoke(main, ["characterize", "--help"]).output.split())
+    for option, value in (("--samples", p.samples), ("--seed", p.seed), ("--map", DEFAULT_MAP[0])):
+        assert f"[default: {value}" in text.split(option, 1)[1], option
+    assert f"statmap default: {DEFAULT_STAT_THRESHOLD};" in text
+
+
+def test_help_imports_no_command_module():
+    code = (
+        "import sys\nfrom atlascope.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('atlascope.workflow', 'atlascope.report', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -3,20 +3,33 @@
 Sub-commands: ``characterize``, ``assign``, ``atlases``, ``report``, ``batch``, ``cache info``,
 ``cache prune`` and ``mirror``. Every :class:`~atlascope.errors.AtlascopeError` is printed as
 ``atlascope: error: <message>`` on stderr, without a traceback, and the exit status is 2.
+
+Each command is a thin adapter: it parses options, calls the library and prints. Option defaults
+are the library's own (:class:`atlascope.workflow.Parameters`, ``DEFAULT_MAP``, the defaults of
+``characterize`` and ``write_outputs``), read when a command runs or shows its help. The modules
+a command needs beyond ``import atlascope`` load inside it, so ``atlascope --help`` and
+``--version`` answer without pandas or nibabel (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import click
 
+from . import get_map, list_maps, parcellations, spaces
+from .commons import QUIET
 from .errors import AtlascopeError, InvalidInputError
+from .locations import PointCloud
+from .settings import format_size
 
 __all__ = ["main"]
 
@@ -32,15 +45,51 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
-@contextlib.contextmanager
-def _verbosity(quiet: bool) -> Iterator[None]:
-    from .commons import QUIET
+@functools.cache
+def _library_defaults() -> Mapping[str, Any]:
+    """The library's defaults of the ``characterize`` and ``batch`` options, by option name.
 
-    if quiet:
-        with QUIET:
-            yield
-    else:
-        yield
+    Every field of :class:`~atlascope.workflow.Parameters`; ``map`` (parcellation of
+    ``workflow.DEFAULT_MAP``); ``space``, ``method`` and ``extent`` of
+    :func:`~atlascope.workflow.characterize`; ``top_n`` of :func:`~atlascope.report.write_outputs`;
+    ``stat_threshold`` (the stat-map method's cluster-forming threshold, used for ``--example``).
+    """
+    # workflow and report import pandas and nibabel (~0.4 s): read when a command needs them, not at start-up
+    from . import report, workflow
+
+    run = inspect.signature(workflow.characterize).parameters
+    return MappingProxyType(
+        {
+            **workflow.Parameters().as_dict(),
+            "map": workflow.DEFAULT_MAP[0],
+            "space": run["space"].default,
+            "method": run["method"].default,
+            "extent": run["extent"].default,
+            "top_n": inspect.signature(report.write_outputs).parameters["top_n"].default,
+            "stat_threshold": workflow.DEFAULT_STAT_THRESHOLD,
+        }
+    )
+
+
+class _LibraryDefault(click.Option):
+    """An option whose default is the library's: ``_library_defaults()[library_key]``, shown in --help.
+
+    ``library_key`` defaults to the option's parameter name. The default is read only when the
+    command runs or shows its help, so ``atlascope --help`` does not import the library.
+    """
+
+    def __init__(self, *args: Any, library_key: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("show_default", True)
+        super().__init__(*args, **kwargs)
+        self.library_key = library_key or self.name
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        return _library_defaults()[self.library_key]
+
+
+def _quiet(quiet: bool) -> contextlib.AbstractContextManager:
+    """``atlascope.QUIET`` for ``--quiet``, else a context that changes nothing."""
+    return QUIET if quiet else contextlib.nullcontext()
 
 
 def _headless_matplotlib() -> None:
@@ -61,12 +110,12 @@ def main() -> None:
 @main.command()
 @click.argument("input_path", metavar="INPUT.nii.gz", required=False, type=click.Path(dir_okay=False))
 @click.option("--example", is_flag=True, help="Use nilearn's bundled NeuroVault image (image 10426).")
-@click.option("--space", default="mni152", show_default=True, help="Reference space of the input.")
+@click.option("--space", cls=_LibraryDefault, help="Reference space of the input.")
 @click.option(
     "--map",
     "map_spec",
-    default="julich fsl",
-    show_default=True,
+    cls=_LibraryDefault,
+    library_key="map",
     help="Parcellation whose statistical map is used.",
 )
 @click.option(
@@ -78,30 +127,30 @@ def main() -> None:
 )
 @click.option(
     "--samples",
+    cls=_LibraryDefault,
     type=click.IntRange(min=10),
-    default=10000,
-    show_default=True,
     help="Number of samples drawn from the input.",
 )
-@click.option("--seed", type=int, default=25, show_default=True, help="Random seed.")
+@click.option("--seed", cls=_LibraryDefault, type=int, help="Random seed.")
+@click.option("--exponent", cls=_LibraryDefault, type=float, help="Exponent of the sampling weights.")
+@click.option("--sigma-mm", cls=_LibraryDefault, type=float, help="Location uncertainty of a sample (mm).")
 @click.option(
-    "--exponent", type=float, default=5.0, show_default=True, help="Exponent of the sampling weights."
+    "--min-fraction", cls=_LibraryDefault, type=float, help="Smallest cluster, as a fraction of the samples."
 )
 @click.option(
-    "--sigma-mm", type=float, default=3.0, show_default=True, help="Location uncertainty of a sample."
+    "--max-fraction", cls=_LibraryDefault, type=float, help="Largest cluster, as a fraction of the samples."
 )
 @click.option(
-    "--min-fraction", type=float, default=None, help="Smallest cluster, as a fraction of the samples."
+    "--mindist",
+    cls=_LibraryDefault,
+    library_key="peak_mindist",
+    type=int,
+    help="Minimum distance of peaks (voxels).",
 )
-@click.option(
-    "--max-fraction", type=float, default=None, help="Largest cluster, as a fraction of the samples."
-)
-@click.option("--mindist", type=int, default=5, show_default=True, help="Minimum distance of peaks (voxels).")
 @click.option(
     "--lower-threshold",
+    cls=_LibraryDefault,
     type=float,
-    default=0.0,
-    show_default=True,
     help="lower_threshold of the assignments: map values below it count as 0 for clusters; "
     "peaks (points) whose map value is not above it give no row.",
 )
@@ -112,8 +161,15 @@ def main() -> None:
     help="Cluster-forming threshold of the input (e.g. 3.1 for a t-map) [statmap default: 3.1; "
     "--example: 3.1, two-sided].",
 )
-@click.option("--extent", type=click.IntRange(min=0), default=0, show_default=True, help="Minimum cluster size (voxels).")
-@click.option("--two-sided/--one-sided", "two_sided", default=None, help="Also negative clusters (values below -threshold).")
+@click.option(
+    "--extent", cls=_LibraryDefault, type=click.IntRange(min=0), help="Minimum cluster size (voxels)."
+)
+@click.option(
+    "--two-sided/--one-sided",
+    "two_sided",
+    default=None,
+    help="Also negative clusters (values below -threshold).",
+)
 @click.option(
     "--atlas",
     "atlas_names",
@@ -122,13 +178,12 @@ def main() -> None:
 )
 @click.option(
     "--method",
+    cls=_LibraryDefault,
     type=click.Choice(["auto", "statmap", "sampling"]),
-    default="auto",
-    show_default=True,
     help="statmap: thresholded cluster table; sampling: samples, HDBSCAN, densities; auto: sampling "
     "for non-negative maps, statmap for signed ones.",
 )
-@click.option("--top", "top_n", type=int, default=5, show_default=True, help="Number of top regions shown.")
+@click.option("--top", "top_n", cls=_LibraryDefault, type=int, help="Number of top regions shown.")
 @click.option("--no-plots", is_flag=True, help="Write tables and the report without images.")
 @click.option("--no-viewer", is_flag=True, help="Leave out the interactive slice viewer tab.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or info messages.")
@@ -142,8 +197,8 @@ def characterize(
     seed: int,
     exponent: float,
     sigma_mm: float,
-    min_fraction: float | None,
-    max_fraction: float | None,
+    min_fraction: float,
+    max_fraction: float,
     mindist: int,
     lower_threshold: float,
     threshold: float | None,
@@ -157,33 +212,30 @@ def characterize(
     quiet: bool,
 ) -> None:
     """Characterise an activation map: clusters, peaks, their regions, and an HTML report."""
-    from .workflow import Parameters
-
     if example == bool(input_path):
         raise click.UsageError("Give exactly one of INPUT.nii.gz or --example.")
-    defaults = Parameters()
-    params = Parameters(
-        samples=samples,
-        seed=seed,
-        exponent=exponent,
-        sigma_mm=sigma_mm,
-        min_fraction=defaults.min_fraction if min_fraction is None else min_fraction,
-        max_fraction=defaults.max_fraction if max_fraction is None else max_fraction,
-        peak_mindist=mindist,
-        lower_threshold=lower_threshold,
-    )
+    parameters = {
+        "samples": samples,
+        "seed": seed,
+        "exponent": exponent,
+        "sigma_mm": sigma_mm,
+        "min_fraction": min_fraction,
+        "max_fraction": max_fraction,
+        "peak_mindist": mindist,
+        "lower_threshold": lower_threshold,
+    }
     if example and threshold is None:
-        threshold = 3.1
+        threshold = _library_defaults()["stat_threshold"]
         two_sided = True if two_sided is None else two_sided
-    with _verbosity(quiet):
-        index = run_characterize(
+    with _quiet(quiet):
+        index = _characterize(
             input_path,
-            example,
-            space,
-            map_spec,
-            out_dir,
-            params,
-            top_n,
+            example=example,
+            space=space,
+            map_spec=map_spec,
+            out_dir=out_dir,
+            parameters=parameters,
+            top_n=top_n,
             plots=not no_plots,
             viewer=not no_viewer,
             method=method,
@@ -196,32 +248,36 @@ def characterize(
         click.echo(f"Report: {index}")
 
 
-def run_characterize(
+def _characterize(
     input_path: str | None,
+    *,
     example: bool,
     space: str,
-    map_spec: str | None,
+    map_spec: str,
     out_dir: str | None,
-    params: Any,
-    top_n: int = 5,
-    plots: bool = True,
-    viewer: bool = True,
-    method: str = "auto",
-    threshold: float | None = None,
-    extent: int = 0,
-    two_sided: bool = False,
-    atlases: Any = "all",
+    parameters: dict[str, Any],
+    top_n: int,
+    plots: bool,
+    viewer: bool,
+    method: str,
+    threshold: float | None,
+    extent: int,
+    two_sided: bool,
+    atlases: Any,
 ) -> Path:
-    """Run :func:`atlascope.workflow.characterize` and write its outputs (the body of the command)."""
-    from .report import check_output_dir, write_outputs
-    from .workflow import characterize as run
-    from .workflow import example_image_path
+    """Run :func:`atlascope.workflow.characterize` and write its outputs (the body of the command).
+
+    ``parameters`` are keyword arguments of :class:`~atlascope.workflow.Parameters`; returns the
+    path of the report's ``index.html``.
+    """
+    # workflow and report import pandas, nibabel and matplotlib: loaded when the command runs
+    from . import report, workflow
 
     provenance = None
     if example:
         import nilearn
 
-        input_path = example_image_path()
+        input_path = workflow.example_image_path()
         provenance = {
             "source": f"nilearn {nilearn.__version__} package data ({Path(input_path).name})",
             "dataset": "NeuroVault image 10426, bundled with nilearn as an example statistical map",
@@ -234,14 +290,16 @@ def run_characterize(
     if not path.is_file():
         raise InvalidInputError(f"Input file {str(path)!r} does not exist.")
     label = path.name
-    out = check_output_dir(Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}")
+    out = report.check_output_dir(
+        Path(out_dir) if out_dir else Path.cwd() / f"atlascope-{label.split('.')[0]}"
+    )
     if plots:
         _headless_matplotlib()
-    result = run(
+    result = workflow.characterize(
         str(path),
         space=space,
         map=map_spec,
-        parameters=params,
+        parameters=workflow.Parameters(**parameters),
         name=label,
         method=method,
         threshold=threshold,
@@ -249,7 +307,7 @@ def run_characterize(
         two_sided=two_sided,
         atlases=atlases,
     )
-    return write_outputs(
+    return report.write_outputs(
         result,
         out,
         plots=plots,
@@ -299,12 +357,19 @@ def _parse_coords(texts: tuple[str, ...]) -> tuple[list[list[float]], list[float
     "--map",
     "map_spec",
     default=None,
-    help="Instead of labels: SPEC section 4 assignment to this parcellation's map (e.g. 'julich fsl').",
+    help="Instead of labels: assign the coordinates to this parcellation's statistical map "
+    "(map value, correlation and containment per region, as characterize does for peaks).",
 )
 @click.option("--space", default="mni152", show_default=True, help="Space of the coordinates.")
-@click.option("--labelled", is_flag=True, help="With --map: use the labelled map instead of the statistical one.")
 @click.option(
-    "--threshold", type=float, default=0.0, show_default=True, help="With --map: lower threshold of map values."
+    "--labelled", is_flag=True, help="With --map: use the labelled map instead of the statistical one."
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --map: lower threshold of map values.",
 )
 @click.option("--tsv", is_flag=True, help="Print tab-separated values.")
 def assign(
@@ -317,11 +382,9 @@ def assign(
     tsv: bool,
 ) -> None:
     """Label coordinates in every atlas (one row per coordinate and atlas), or assign them to one map."""
-    from . import get_map
-    from .locations import PointCloud
-
     xyz, sigmas = _parse_coords(coords)
     if map_spec is None:
+        # labelling imports nibabel and scipy: loaded when the command runs, not at start-up
         from .labelling import COORDINATE_COLUMNS, coordinate_rows, resolve_atlases
 
         points = PointCloud(xyz, space)  # validates the coordinates and the space
@@ -330,6 +393,7 @@ def assign(
         return
     import pandas as pd
 
+    # report imports pandas: only this branch needs it (coordinate labels answer without pandas)
     from .report import flatten_assignments
 
     points = PointCloud(xyz, space, sigma_mm=sigmas)
@@ -375,7 +439,9 @@ def _plain_table(columns: list[str], rows: list[list], tsv: bool) -> str:
     if tsv:
         return "".join("\t".join(r) + "\n" for r in [columns, *cells])
     widths = [max(len(r[i]) for r in [columns, *cells]) for i in range(len(columns))]
-    return "".join("  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in [columns, *cells])
+    return "".join(
+        "  ".join(c.rjust(w) for c, w in zip(r, widths)).rstrip() + "\n" for r in [columns, *cells]
+    )
 
 
 # ----------------------------------------------------------------------------------------- atlases
@@ -402,9 +468,7 @@ def _prov_lines(obj: Any, indent: str = "    ") -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def atlases(as_json: bool) -> None:
     """List spaces, parcellations and maps with their provenance."""
-    import atlascope
-
-    spaces, parcs, maps = atlascope.spaces(), atlascope.parcellations(), atlascope.list_maps()
+    all_spaces, parcs, maps = spaces(), parcellations(), list_maps()
     if as_json:
 
         def entry(o: Any, **extra: Any) -> dict[str, Any]:
@@ -414,7 +478,7 @@ def atlases(as_json: bool) -> None:
         click.echo(
             json.dumps(
                 {
-                    "spaces": [entry(s) for s in spaces],
+                    "spaces": [entry(s) for s in all_spaces],
                     "parcellations": [entry(p) for p in parcs],
                     "maps": [
                         entry(
@@ -432,7 +496,7 @@ def atlases(as_json: bool) -> None:
         )
         return
     click.echo("Spaces")
-    for s in spaces:
+    for s in all_spaces:
         click.echo(f"  {s.name}  [{s.id}]")
         click.echo("\n".join(_prov_lines(s)) or "    (no provenance recorded)")
     click.echo("\nParcellations")
@@ -450,6 +514,7 @@ def atlases(as_json: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def report(directory: str) -> None:
     """(Re)build DIRECTORY/index.html from the TSVs and PNGs there."""
+    # report imports pandas, jinja2 and matplotlib: loaded when the command runs
     from .report import build_report
 
     click.echo(f"Report: {build_report(directory)}")
@@ -465,15 +530,17 @@ def report(directory: str) -> None:
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="Workers of the local cluster [default: 2]."
 )
-@click.option("--space", default="mni152", show_default=True, help="Space of the inputs.")
-@click.option("--map", "map_spec", default="julich fsl", show_default=True, help="Parcellation of the map.")
-@click.option("--samples", type=click.IntRange(min=10), default=10000, show_default=True)
-@click.option("--seed", type=int, default=25, show_default=True)
+@click.option("--space", cls=_LibraryDefault, help="Space of the inputs.")
+@click.option("--map", "map_spec", cls=_LibraryDefault, library_key="map", help="Parcellation of the map.")
 @click.option(
-    "--min-fraction", type=float, default=None, help="Smallest cluster, as a fraction of the samples."
+    "--samples", cls=_LibraryDefault, type=click.IntRange(min=10), help="Number of samples per input."
+)
+@click.option("--seed", cls=_LibraryDefault, type=int, help="Random seed.")
+@click.option(
+    "--min-fraction", cls=_LibraryDefault, type=float, help="Smallest cluster, as a fraction of the samples."
 )
 @click.option(
-    "--max-fraction", type=float, default=None, help="Largest cluster, as a fraction of the samples."
+    "--max-fraction", cls=_LibraryDefault, type=float, help="Largest cluster, as a fraction of the samples."
 )
 @click.option("--retry-errors", is_flag=True, help="Recompute inputs that failed in a previous run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
@@ -486,30 +553,27 @@ def batch(
     map_spec: str,
     samples: int,
     seed: int,
-    min_fraction: float | None,
-    max_fraction: float | None,
+    min_fraction: float,
+    max_fraction: float,
     retry_errors: bool,
     quiet: bool,
 ) -> None:
     """Characterise many inputs on dask.distributed; results in OUT/results.parquet and .tsv."""
+    # batch and workflow import pandas and nibabel (dask when it runs): loaded when the command runs
     from .batch import characterize_many
     from .workflow import Parameters
 
     if scheduler and workers:
         raise click.UsageError("--scheduler and --workers exclude each other.")
-    fractions = {}
-    if min_fraction is not None:
-        fractions["min_fraction"] = min_fraction
-    if max_fraction is not None:
-        fractions["max_fraction"] = max_fraction
-    with _verbosity(quiet):
+    parameters = Parameters(samples=samples, seed=seed, min_fraction=min_fraction, max_fraction=max_fraction)
+    with _quiet(quiet):
         df = characterize_many(
             list(inputs),
             client=scheduler,
             out=out_dir,
             space=space,
             map=map_spec,
-            parameters=Parameters(samples=samples, seed=seed, **fractions),
+            parameters=parameters,
             workers=workers,
             retry_errors=retry_errors,
         )
@@ -524,28 +588,6 @@ def batch(
 
 
 # ------------------------------------------------------------------------------------ cache/mirror
-def _retrieval(name: str) -> Any:
-    try:
-        from . import retrieval
-    except ImportError as exc:
-        raise AtlascopeError(
-            f"This installation has no atlascope.retrieval module ({exc}); "
-            "cache and mirror commands are unavailable."
-        ) from None
-    func = getattr(retrieval, name, None)
-    if func is None:
-        raise AtlascopeError(f"atlascope.retrieval.{name} is not available in this installation.")
-    return func
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
 @main.group(cls=_Group)
 def cache() -> None:
     """Inspect or prune the download cache."""
@@ -555,13 +597,16 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cache_info(as_json: bool) -> None:
     """Where the cache is, how large, how many files."""
-    info = _retrieval("cache_info")()
+    # retrieval (the download cache) is loaded when a cache or mirror command runs, not at start-up
+    from .retrieval import cache_info as read_cache_info
+
+    info = read_cache_info()
     if as_json:
         click.echo(json.dumps(info, indent=1, default=str))
         return
     for key, value in info.items():
         if isinstance(value, int | float) and "byte" in key:
-            value = f"{_size(value)} ({value} bytes)"
+            value = f"{format_size(value)} ({value} bytes)"
         click.echo(f"{key}: {value}")
 
 
@@ -569,9 +614,12 @@ def cache_info(as_json: bool) -> None:
 @click.option("--max-size", required=True, help="Largest size to keep, e.g. 2GB, 500MB.")
 def cache_prune(max_size: str) -> None:
     """Delete least recently used cache entries until the cache is at most --max-size."""
-    limit = _retrieval("parse_size")(max_size)
-    removed = _retrieval("prune_cache")(limit)
-    click.echo(f"Removed {len(removed)} cache entries; limit {_size(limit)}.")
+    # retrieval (the download cache) is loaded when a cache or mirror command runs, not at start-up
+    from .retrieval import parse_size, prune_cache
+
+    limit = parse_size(max_size)
+    removed = prune_cache(limit)
+    click.echo(f"Removed {len(removed)} cache entries; limit {format_size(limit)}.")
 
 
 @main.command()
@@ -606,14 +654,16 @@ def mirror(
     quiet: bool,
 ) -> None:
     """Download the files a map/space/features need into OUT_DIR (or --out), usable as ATLASCOPE_MIRROR."""
+    # mirror_plan reads the map configurations (nibabel) and retrieval downloads: not at start-up
+    from .configuration.mirror_plan import urls_for
+    from .retrieval import build_mirror
+
     out_dir = out_dir or out_opt
     if not out_dir:
         raise InvalidInputError("Name the mirror folder: atlascope mirror DIR ... or --out DIR.")
     if urls_from is not None:
         urls = [u.strip() for u in urls_from if u.strip() and not u.lstrip().startswith("#")]
     else:
-        from .configuration.mirror_plan import urls_for
-
         urls = list(
             urls_for(map=map_spec, space=space, maptype=maptype, features=list(features), templates=templates)
         )
@@ -622,9 +672,8 @@ def mirror(
             "Nothing to mirror: no URL was planned or listed (maps of the builtin offline pack are local "
             "package files; name --map/--space/--features of a siibra-configurations source, or --urls-from)."
         )
-    build = _retrieval("build_mirror")
-    with _verbosity(quiet):
-        path = build(urls, out_dir, progress=not quiet)
+    with _quiet(quiet):
+        path = build_mirror(urls, out_dir, progress=not quiet)
     click.echo(f"Mirror of {len(urls)} URLs in {path}; use it with ATLASCOPE_MIRROR={path}")
 
 
