@@ -24,6 +24,7 @@ __all__ = [
     "voxel_sizes",
     "voxel_to_mm",
     "mm_to_voxel",
+    "apply_affine",
     "nearest_voxel",
     "box_corners",
     "transform_box",
@@ -138,6 +139,35 @@ def mm_to_voxel(coords: ArrayLike, affine: ArrayLike) -> np.ndarray:
         raise InvalidInputError("affine is numerically singular; pass an invertible voxel-to-mm matrix.")
     return (c - a[:3, 3]) @ inv.T
 
+
+
+def apply_affine(affine: ArrayLike, coords: ArrayLike) -> np.ndarray:
+    """Map coordinates by a general 4x4 matrix, dividing by the homogeneous coordinate.
+
+    For a voxel-to-mm affine (last row ``0, 0, 0, 1``) this is :func:`voxel_to_mm`; any 4x4
+    transform a user passes (``Point.transform``, ``BoundingBox.transform``) is applied in full.
+
+    Parameters
+    ----------
+    affine : array_like, shape (4, 4)
+        The transform.
+    coords : array_like, shape (N, 3) or (3,)
+        Coordinates (mm or voxel indices).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 3), float64
+        The mapped coordinates.
+
+    Raises
+    ------
+    InvalidInputError
+        When the matrix is not 4x4 or not finite, or the coordinates are not (N, 3) finite numbers.
+    """
+    a = as_affine(affine)
+    c = as_coords(coords).reshape(-1, 3)
+    h = np.c_[c, np.ones(len(c))] @ a.T
+    return h[:, :3] / h[:, 3:4]
 
 
 def nearest_voxel(coords: ArrayLike, affine: ArrayLike) -> np.ndarray:

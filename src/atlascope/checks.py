@@ -13,7 +13,20 @@ from numpy.typing import ArrayLike
 
 from .errors import InvalidInputError
 
-__all__ = ["as_coords", "as_image", "finite_range", "as_positive_int", "as_finite_real"]
+__all__ = [
+    "as_coords",
+    "as_image",
+    "finite_range",
+    "as_positive_int",
+    "as_finite_real",
+    "as_sigma_mm",
+    "MAX_SIGMA_MM",
+]
+
+#: Largest location uncertainty accepted (mm). A Gaussian of this sigma already spans most of a
+#: human brain (its 3-sigma ball is 120 mm across); larger values would only cost memory (kernels
+#: grow with sigma cubed) and carry no anatomical information.
+MAX_SIGMA_MM = 20.0
 
 
 def as_coords(coords: ArrayLike, name: str = "coords") -> np.ndarray:
@@ -161,3 +174,48 @@ def as_finite_real(value: object, name: str, *, minimum: float | None = None, st
         rel = ">" if strict else ">="
         raise InvalidInputError(f"{name} must be {rel} {minimum}, got {v!r}.")
     return v
+
+
+def as_sigma_mm(sigma_mm: object, n: int | None = None) -> np.ndarray:
+    """Check location uncertainties: finite, >= 0 and at most :data:`MAX_SIGMA_MM` mm.
+
+    The one rule for every ``sigma_mm`` of atlascope (points, point clouds, kernel densities).
+
+    Parameters
+    ----------
+    sigma_mm : float or array_like, shape (n,)
+        Standard deviation(s) in mm.
+    n : int, optional
+        Number of points: a scalar is broadcast to shape (n,), an array must have that shape.
+        Without ``n`` a scalar gives a 0-d array.
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (n,) (or () without ``n``)
+
+    Raises
+    ------
+    InvalidInputError
+        Not numbers, the wrong number of them, negative, NaN/inf, or above :data:`MAX_SIGMA_MM`.
+    """
+    try:
+        sig = np.asarray(sigma_mm, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"sigma_mm must be a number of mm (or one per point), got {sigma_mm!r}.") from None
+    if n is not None:
+        if sig.ndim == 0:
+            sig = np.full(n, float(sig))
+        if sig.shape != (n,):
+            raise InvalidInputError(
+                f"sigma_mm must be one number or {n} of them (one per point), got shape {sig.shape}."
+            )
+    if not np.isfinite(sig).all() or (sig < 0).any():
+        raise InvalidInputError(
+            "sigma_mm must be a finite number of mm >= 0; negative, NaN or infinite values were given."
+        )
+    if (sig > MAX_SIGMA_MM).any():
+        raise InvalidInputError(
+            f"sigma_mm must be at most {MAX_SIGMA_MM:g} mm (a location uncertainty), got "
+            f"{float(sig.max()):g} mm. To describe a large region, pass a mask image instead."
+        )
+    return sig

@@ -13,10 +13,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from atlascope.affines import as_affine, mm_to_voxel, voxel_sizes
-from atlascope.checks import as_coords
+from atlascope.checks import as_coords, as_sigma_mm
 from atlascope.commons import logger
 from atlascope.errors import InvalidInputError
-from atlascope.locations.point import as_sigma_mm
 
 __all__ = ["points_to_density"]
 
@@ -187,7 +186,7 @@ def points_to_density(
         Point coordinates in mm. N may be 0 (the result is all zeros).
     sigma_mm : float or array_like, shape (N,)
         Kernel standard deviation in mm, >= 0 and at most
-        :data:`atlascope.locations.point.MAX_SIGMA_MM` (20 mm), one for all points or one per
+        :data:`atlascope.checks.MAX_SIGMA_MM` (20 mm), one for all points or one per
         point; 0 means no smoothing (a count image).
     shape : sequence of 3 int
         Shape (X, Y, Z) of the target grid, in voxels.

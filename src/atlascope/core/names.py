@@ -1,4 +1,4 @@
-"""Name matching for spaces, parcellations and regions (SPEC section 1).
+"""Name matching for spaces, parcellations and regions.
 
 A *spec* is what a user types: ``"hOc1 left"``, ``"julich 3.0.3"``, ``"mni152"`` or a regular
 expression written as ``"/pattern/flags"``. Matching forgives case, spacing and punctuation such as
@@ -15,6 +15,7 @@ __all__ = [
     "words",
     "normalize_hemisphere",
     "key_of",
+    "name_key",
     "is_regex",
     "compile_regex",
     "matches_words",
@@ -51,6 +52,16 @@ def key_of(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
 
 
+def name_key(name: str) -> tuple[str, ...]:
+    """Words of a region name as a comparable key, the hemisphere suffix normalised first.
+
+    Two region names designate the same area when their keys are equal, also across versions of
+    one parcellation: ``"Area hOc1 (V1, 17, CalcS) - left hemisphere"`` and
+    ``"Area hOc1 (V1, 17, CalcS) left"`` both give ``("area", "hoc1", "v1", "17", "calcs", "left")``.
+    """
+    return words(normalize_hemisphere(name))
+
+
 def is_regex(spec: str) -> bool:
     """Whether ``spec`` is written as a regular expression ``/pattern/flags``."""
     return bool(_REGEX_SPEC.match(spec.strip()))
@@ -68,7 +79,7 @@ def compile_regex(spec: str) -> re.Pattern[str]:
 
 
 def matches_words(spec: str, names: Iterable[str]) -> bool:
-    """Whether ``spec`` matches any of ``names`` by SPEC section 1's word rule.
+    """Whether ``spec`` matches any of ``names`` by the word rule.
 
     A spec matches a name when it equals the name (case-insensitively), when it is a ``/regex/`` that
     searches successfully in the name, or when every word of the spec equals a word of the name.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import NotFoundError
 from .names import matches_loosely, version_key
 from .provenance import Provenance
-from .region import Region
+from .region import MapLookup, Region
 
 __all__ = ["Parcellation"]
 
@@ -32,6 +33,14 @@ class Parcellation:
         Free text.
     provenance : Provenance, optional
         Origin (dataset, citation, licence).
+    family : str, optional
+        Versions of one parcellation share a family (several matches of one family are not ambiguous).
+
+    Attributes
+    ----------
+    registry : Registry or None
+        The registry the parcellation was added to (``Registry.add_parcellation`` sets it); maps of
+        the parcellation and of its regions are looked up there. None until it is added.
     """
 
     def __init__(
@@ -56,12 +65,14 @@ class Parcellation:
         self.description = description
         self.provenance = provenance or Provenance()
         self.family = family
+        self.registry: MapLookup | None = None
         self.root = Region(self.name, children=list(regions or []))
         self.root._parcellation = self
 
     # ---------------------------------------------------------------- lookup
     def matches(self, spec: str | Parcellation) -> bool:
-        """Whether ``spec`` designates this parcellation (SPEC section 1)."""
+        """Whether ``spec`` designates this parcellation: its id or a name, or every spec word found
+        in its short name, name or aliases (:func:`~atlascope.core.names.matches_loosely`)."""
         if isinstance(spec, Parcellation):
             return spec is self or spec.id == self.id
         spec = str(spec)
@@ -93,10 +104,19 @@ class Parcellation:
         return self.root.get_region(spec)
 
     def get_map(self, space: Any = None, maptype: str = "labelled", spec: str = "") -> Any:
-        """This parcellation's map in ``space`` (see :func:`atlascope.get_map`)."""
-        from .registry import REGISTRY
+        """This parcellation's map in ``space`` (see :func:`atlascope.get_map`).
 
-        return REGISTRY.get_map(self, space, maptype=maptype, spec=spec)
+        Raises
+        ------
+        NotFoundError
+            No map fits, or the parcellation was never added to a registry.
+        """
+        if self.registry is None:
+            raise NotFoundError(
+                f"Parcellation {self.name!r} is in no registry, so it has no maps; add it first with "
+                "Registry.add_parcellation (atlascope.REGISTRY for the process-wide one)."
+            )
+        return self.registry.get_map(self, space, maptype=maptype, spec=spec)
 
     def __iter__(self):
         return iter(self.regions)

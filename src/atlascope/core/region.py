@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import AmbiguousNameError, NotFoundError
-from .names import closest, key_of, matches_words, normalize_hemisphere, words
-from .space import Space
+from ..locations.point import Point, PointCloud
+from .names import closest, key_of, matches_words, name_key, normalize_hemisphere, words
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .parcellation import Parcellation
+__all__ = ["Region", "RegionOwner", "MapLookup"]
 
-__all__ = ["Region"]
+
+class MapLookup(Protocol):
+    """What a region asks of the registry holding its parcellation (``core.registry.Registry``)."""
+
+    def region_maps(self, region: Region, space: Any = None, maptype: str | None = None) -> list[Any]:
+        """Maps of the region's parcellation that hold ``region`` or a descendant."""
+        ...
+
+    def get_map(self, parcellation: Any, space: Any = None, maptype: str = "labelled", spec: str = "") -> Any:
+        """The map of ``parcellation`` in ``space``."""
+        ...
+
+
+class RegionOwner(Protocol):
+    """The parcellation at the root of a region tree (``core.parcellation.Parcellation``), as its
+    regions see it: names for messages, and the registry it was added to (None: none yet)."""
+
+    id: str
+    name: str
+    shortname: str
+    registry: MapLookup | None
 
 
 class Region:
@@ -49,7 +68,7 @@ class Region:
         self.aliases = [normalize_hemisphere(a) for a in (aliases or [])]
         self.rgb = rgb
         self.attrs = dict(attrs or {})
-        self._parcellation: Parcellation | None = None
+        self._parcellation: RegionOwner | None = None
         for c in children or []:
             self.add_child(c)
 
@@ -61,7 +80,7 @@ class Region:
         return child
 
     @property
-    def parcellation(self) -> Parcellation | None:
+    def parcellation(self) -> RegionOwner | None:
         """The parcellation this region belongs to (inherited from the root)."""
         node: Region | None = self
         while node is not None:
@@ -133,7 +152,12 @@ class Region:
         return [self.name, *self.aliases]
 
     def matches(self, spec: str | Region) -> bool:
-        """Whether ``spec`` (a string or a Region) designates this region (SPEC section 1)."""
+        """Whether ``spec`` (a string or a Region) designates this region.
+
+        A string designates it when it is the region's key or ``id`` attribute, or matches the name
+        or an alias by the word rule of :func:`~atlascope.core.names.matches_words` (hemisphere
+        suffixes normalised first).
+        """
         if isinstance(spec, Region):
             return spec is self or (spec.name == self.name and spec.parcellation is self.parcellation)
         spec = str(spec)
@@ -211,36 +235,18 @@ class Region:
         coords = getattr(other, "coordinates", None)
         if coords is None:
             return False
-        from ..locations.spaces import check_compatible
-        from ..volumes.spatial import values_at
-
         mask = self.get_regional_mask(other.space, maptype=self._default_maptype(other.space))
-        check_compatible(other.space, mask.space)
-        return bool(np.all(values_at(mask.fetch(), np.asarray(coords).reshape(-1, 3)) != 0))
+        points = other if isinstance(other, Point | PointCloud) else PointCloud(coords, other.space)
+        return bool(np.all(mask.evaluate_points(points) != 0))
 
     # -------------------------------------------------------------- in space
     def _maps_in(self, space: Any, maptype: str | None = None) -> list[Any]:
-        """Maps of this region's parcellation in ``space`` (of ``maptype``) that hold this region or a
-        descendant."""
-        from .registry import REGISTRY, normalize_maptype
-
+        """Maps in ``space`` (of ``maptype``) that hold this region or a descendant, found in the
+        registry its parcellation was added to (none for a detached tree)."""
         parc = self.parcellation
-        if parc is None:
+        if parc is None or parc.registry is None:
             return []
-        spaces = REGISTRY.find_spaces(space) if space is not None else None
-        if spaces is not None and len(spaces) == 1 and isinstance(space, Space):
-            # a Space object: also the spaces of its family (identity, with check_compatible's warning)
-            spaces += [s for s in REGISTRY.spaces if s is not space and space.is_compatible(s)]
-        names = {r.name for r in self}
-        out = []
-        for m in REGISTRY.maps:
-            if m.parcellation != parc or (spaces is not None and m.space not in spaces):
-                continue
-            if maptype is not None and m.maptype != normalize_maptype(maptype):
-                continue
-            if names & set(m.indices):
-                out.append(m)
-        return out
+        return parc.registry.region_maps(self, space, maptype)
 
     def _default_maptype(self, space: Any) -> str:
         return "labelled" if self._maps_in(space, "labelled") else "statistical"
@@ -261,12 +267,10 @@ class Region:
         return out
 
     def _map(self, space: Any, maptype: str) -> Any:
-        from ..errors import NotFoundError as _NotFound
-
         found = self._maps_in(space, maptype)
         if not found:
             have = ", ".join(f"{m.maptype} in {m.space.shortname}" for m in self._maps_in(None)) or "none"
-            raise _NotFound(
+            raise NotFoundError(
                 f"Region {self.name!r} has no {maptype} map in space {space!s}. Its maps: {have}. "
                 "Pass one of those spaces or map types."
             )
@@ -288,7 +292,7 @@ class Region:
         NotFoundError
             No map of that type holds the region in that space.
         """
-        from ..volumes.volume import volume_from_image
+        from ..volumes.volume import volume_from_image  # loads nibabel: not at `import atlascope` (start-up)
 
         m = self._map(space, maptype)
         return volume_from_image(m.fetch(region=self), m.space, f"{self.name} ({m.maptype})")
@@ -297,7 +301,7 @@ class Region:
         """A 0/1 Volume of the voxels where the regional map is above ``threshold`` (statistical maps)."""
         import nibabel as nib
 
-        from ..volumes.volume import volume_from_image
+        from ..volumes.volume import volume_from_image  # loads nibabel: not at `import atlascope` (start-up)
 
         vol = self.get_regional_map(space, maptype)
         img = vol.fetch()
@@ -317,8 +321,6 @@ class Region:
         Each centroid lies inside its component: the centre of mass, or, where that falls outside
         (a curved area), the component's voxel nearest to it.
         """
-        from ..locations.point import PointCloud
-
         props = self.spatial_props(space, maptype, threshold)
         m = self._map(space, maptype)
         return PointCloud([p.centroid.coordinate for p in props], m.space)
@@ -378,18 +380,17 @@ class Region:
             return "contains"
         if self.has_ancestor(other):
             return "contained"
-        if _same_area_name(self.name, other.name):
+        if name_key(self.name) == name_key(other.name):
             return "exact"
-        mine = {_core_words(n) for n in self.names}
-        theirs = {_core_words(n) for n in other.names}
+        mine = {name_key(n) for n in self.names}
+        theirs = {name_key(n) for n in other.names}
         for d in self.descendants:
-            if {_core_words(n) for n in d.names} & theirs:
+            if {name_key(n) for n in d.names} & theirs:
                 return "contains"
         for d in other.descendants:
-            if {_core_words(n) for n in d.names} & mine:
+            if {name_key(n) for n in d.names} & mine:
                 return "contained"
         return None
-
 
     def _assign_location(self, location: Any, assign_kwargs: dict[str, Any]) -> Any:
         space = getattr(location, "space", None)
@@ -406,14 +407,6 @@ class Region:
             return df
         keep = [isinstance(r, Region) and self.includes(r) for r in df["region"]]
         return df[keep].reset_index(drop=True)
-
-
-def _core_words(name: str) -> tuple[str, ...]:
-    return tuple(w for w in words(normalize_hemisphere(name)))
-
-
-def _same_area_name(a: str, b: str) -> bool:
-    return _core_words(a) == _core_words(b)
 
 
 def _pick(spec: Any, found: list[Region]) -> Region:

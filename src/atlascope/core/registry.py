@@ -2,7 +2,11 @@
 
 Configuration sources (the builtin offline pack, a siibra-configurations folder, ...) register
 *loaders*; a loader runs the first time anything is looked up, so importing atlascope reads no file.
-This is the one piece of global mutable state besides the disk cache.
+
+The process-wide :data:`REGISTRY` holds atlascope's mutable state (the disk cache aside). Nothing
+below it imports it: a parcellation learns its registry when it is added
+(:meth:`Registry.add_parcellation`), and locations resolve space specs and remember identity
+warnings through the registry handed to :func:`atlascope.locations.spaces.use_registry` here.
 """
 
 from __future__ import annotations
@@ -13,31 +17,14 @@ from typing import Any
 
 from ..commons import logger
 from ..errors import AmbiguousNameError, AtlascopeError, NotFoundError
+from ..locations.spaces import use_registry
+from .maptype import normalize_maptype
 from .names import closest
 from .parcellation import Parcellation
 from .region import Region
 from .space import Space
 
 __all__ = ["Registry", "REGISTRY", "normalize_maptype"]
-
-_MAPTYPES = {
-    "labelled": "labelled",
-    "labeled": "labelled",
-    "label": "labelled",
-    "labels": "labelled",
-    "statistical": "statistical",
-    "continuous": "statistical",
-    "probabilistic": "statistical",
-    "probability": "statistical",
-}
-
-
-def normalize_maptype(maptype: str) -> str:
-    """``"labelled"`` or ``"statistical"`` from any accepted spelling."""
-    key = str(getattr(maptype, "name", maptype)).lower()
-    if key not in _MAPTYPES:
-        raise NotFoundError(f"Unknown map type {maptype!r}: use 'labelled' or 'statistical'.")
-    return _MAPTYPES[key]
 
 
 class Registry:
@@ -52,6 +39,7 @@ class Registry:
         self._feature_loaders: list[tuple[str, Callable[[Registry], None]]] = []
         self._loaded: set[str] = set()
         self._failed: dict[str, str] = {}
+        self._identity_warned: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._loading = False
 
@@ -125,8 +113,11 @@ class Registry:
             return space
 
     def add_parcellation(self, parcellation: Parcellation) -> Parcellation:
-        """Add a parcellation; one with a known id is not added twice."""
+        """Add a parcellation and give it this registry (for its maps); one with a known id is not
+        added twice (the known one is returned, and the given one looks its maps up here too)."""
         with self._lock:
+            if parcellation.registry is None:
+                parcellation.registry = self
             for p in self._parcellations:
                 if p.id == parcellation.id:
                     return p
@@ -158,6 +149,17 @@ class Registry:
             if getattr(it, "id", None) == oid:
                 return it
         return None
+
+    def first_identity_use(self, source: Space, target: Space) -> bool:
+        """Record that coordinates pass from ``source`` to ``target`` by the identity; True the first
+        time for this pair (``check_compatible`` warns once per pair). At most one entry per pair of
+        space ids."""
+        key = (source.id, target.id)
+        with self._lock:
+            if key in self._identity_warned:
+                return False
+            self._identity_warned.add(key)
+            return True
 
     # --------------------------------------------------------------- listing
     @property
@@ -272,6 +274,37 @@ class Registry:
             logger.debug("parcellation %r matches %s; using %s", spec, [p.name for p in found], first.name)
         return first
 
+    def region_maps(self, region: Region, space: Any = None, maptype: str | None = None) -> list[Any]:
+        """Maps of ``region``'s parcellation that hold the region or a descendant.
+
+        Parameters
+        ----------
+        region : Region
+            A region of a parcellation (a detached tree has no maps).
+        space : str or Space, optional
+            Only maps in the spaces matching this spec; a Space object also admits the spaces of
+            its family (the MNI152 variants, related by the identity). None: every space.
+        maptype : str, optional
+            Only maps of this type (any spelling of :func:`normalize_maptype`). None: both.
+        """
+        parc = region.parcellation
+        if parc is None:
+            return []
+        spaces = self.find_spaces(space) if space is not None else None
+        if spaces is not None and len(spaces) == 1 and isinstance(space, Space):
+            # a Space object: also the spaces of its family (identity, with check_compatible's warning)
+            spaces += [s for s in self.spaces if s is not space and space.is_compatible(s)]
+        names = {r.name for r in region}
+        out = []
+        for m in self.maps:
+            if m.parcellation != parc or (spaces is not None and m.space not in spaces):
+                continue
+            if maptype is not None and m.maptype != normalize_maptype(maptype):
+                continue
+            if names & set(m.indices):
+                out.append(m)
+        return out
+
     def get_region(self, parcellation: str | Parcellation, region: str | Region) -> Region:
         """Region ``region`` of ``parcellation``."""
         return self.get_parcellation(parcellation).get_region(region)
@@ -283,10 +316,12 @@ class Registry:
         maptype: str = "labelled",
         spec: str = "",
     ) -> Any:
-        """The map of ``parcellation`` in ``space`` of type ``maptype`` (SPEC section 1).
+        """The map of ``parcellation`` in ``space`` of type ``maptype``.
 
-        ``spec`` words narrow several candidates; if several remain, the first is returned and a
-        warning names the others.
+        Parcellation and space specs are resolved as by :meth:`get_parcellation` and
+        :meth:`find_spaces` (maps of the first matching space first). ``spec`` words narrow several
+        candidates (``Map.matches``); if several remain, the first is returned and a warning names
+        the others.
 
         Raises
         ------
@@ -342,3 +377,4 @@ def _describe_map(m: Any) -> str:
 
 #: The process-wide registry.
 REGISTRY = Registry()
+use_registry(REGISTRY)  # Point("...", space="mni152") and friends resolve space specs here

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import NotFoundError
 from .names import matches_loosely
 from .provenance import Provenance
 
@@ -63,7 +64,8 @@ class Space:
         self.extent_mm = extent_mm
 
     def matches(self, spec: str | Space) -> bool:
-        """Whether ``spec`` designates this space (id, name, or words as in SPEC section 1)."""
+        """Whether ``spec`` designates this space: its id or a name, or every spec word found in its
+        short name, name or aliases (:func:`~atlascope.core.names.matches_loosely`)."""
         if isinstance(spec, Space):
             return spec is self or spec.id == self.id
         spec = str(spec)
@@ -80,8 +82,6 @@ class Space:
             The space has no template image.
         """
         if self._template is None:
-            from ..errors import NotFoundError
-
             raise NotFoundError(f"Space {self.name!r} has no template image in the loaded configuration.")
         return self._template
 

@@ -1,4 +1,9 @@
-"""Points and point clouds in a reference space, each with a location uncertainty (sigma_mm)."""
+"""Locations in mm in a reference space: points and point clouds, each with a location uncertainty
+(sigma_mm), and axis-aligned boxes.
+
+The three types live in one module because each builds the others (a box's centre and corners are
+points, a cloud's bounding box is a box).
+"""
 
 from __future__ import annotations
 
@@ -8,61 +13,21 @@ from numbers import Real
 
 import numpy as np
 
+from ..affines import apply_affine, box_corners, transform_box
+from ..checks import MAX_SIGMA_MM, as_sigma_mm
 from ..core.space import Space
 from ..errors import InvalidInputError
 from .spaces import check_compatible, resolve_space
 
-__all__ = ["Point", "PointCloud", "parse_coordinate", "apply_affine", "as_sigma_mm", "MAX_SIGMA_MM"]
-
-#: Largest location uncertainty accepted (mm). A Gaussian of this sigma already spans most of a
-#: human brain (its 3-sigma ball is 120 mm across); larger values would only cost memory (kernels
-#: grow with sigma cubed) and carry no anatomical information.
-MAX_SIGMA_MM = 20.0
-
-
-def as_sigma_mm(sigma_mm, n: int | None = None) -> np.ndarray:
-    """Check location uncertainties: finite, >= 0 and at most :data:`MAX_SIGMA_MM` mm.
-
-    The one rule for every ``sigma_mm`` of atlascope (points, point clouds, kernel densities).
-
-    Parameters
-    ----------
-    sigma_mm : float or array_like, shape (n,)
-        Standard deviation(s) in mm.
-    n : int, optional
-        Number of points: a scalar is broadcast to shape (n,), an array must have that shape.
-        Without ``n`` a scalar gives a 0-d array.
-
-    Returns
-    -------
-    numpy.ndarray, float64, shape (n,) (or () without ``n``)
-
-    Raises
-    ------
-    InvalidInputError
-        Not numbers, the wrong number of them, negative, NaN/inf, or above :data:`MAX_SIGMA_MM`.
-    """
-    try:
-        sig = np.asarray(sigma_mm, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"sigma_mm must be a number of mm (or one per point), got {sigma_mm!r}.") from None
-    if n is not None:
-        if sig.ndim == 0:
-            sig = np.full(n, float(sig))
-        if sig.shape != (n,):
-            raise InvalidInputError(
-                f"sigma_mm must be one number or {n} of them (one per point), got shape {sig.shape}."
-            )
-    if not np.isfinite(sig).all() or (sig < 0).any():
-        raise InvalidInputError(
-            "sigma_mm must be a finite number of mm >= 0; negative, NaN or infinite values were given."
-        )
-    if (sig > MAX_SIGMA_MM).any():
-        raise InvalidInputError(
-            f"sigma_mm must be at most {MAX_SIGMA_MM:g} mm (a location uncertainty), got "
-            f"{float(sig.max()):g} mm. To describe a large region, pass a mask image instead."
-        )
-    return sig
+__all__ = [
+    "Point",
+    "PointCloud",
+    "BoundingBox",
+    "parse_coordinate",
+    "apply_affine",
+    "as_sigma_mm",
+    "MAX_SIGMA_MM",
+]
 
 _NUMBER_MM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(mm)?\s*$")
 
@@ -118,15 +83,6 @@ def parse_coordinate(spec, unit: str = "mm") -> tuple[float, float, float]:
             )
         out.append(float(m.group(1)))
     return (out[0], out[1], out[2])
-
-
-def apply_affine(affine, coords: np.ndarray) -> np.ndarray:
-    """Coordinates (N, 3) mapped by a 4x4 affine (homogeneous division included), shape (N, 3)."""
-    A = np.asarray(affine, dtype=float)
-    if A.shape != (4, 4) or not np.isfinite(A).all():
-        raise InvalidInputError(f"An affine must be a finite 4x4 matrix, got shape {A.shape}.")
-    h = np.c_[np.asarray(coords, float).reshape(-1, 3), np.ones(len(np.asarray(coords).reshape(-1, 3)))] @ A.T
-    return h[:, :3] / h[:, 3:4]
 
 
 def _as_coords(coords, what: str) -> np.ndarray:
@@ -359,7 +315,7 @@ class PointCloud:
         eps_mm: float | None = None,
         min_samples: int | None = None,
     ) -> np.ndarray:
-        """Cluster the points (SPEC section 3) and store and return the labels.
+        """Cluster the points (:func:`atlascope.analysis.find_clusters`) and store and return the labels.
 
         Parameters
         ----------
@@ -377,6 +333,7 @@ class PointCloud:
         numpy.ndarray of int, shape (N,)
             Labels, 0 for the largest cluster, -1 for noise.
         """
+        # analysis imports numpy.random (~20 ms): not at `import atlascope` (start-up)
         from ..analysis.clustering import find_clusters
 
         self.labels = find_clusters(
@@ -419,8 +376,6 @@ class PointCloud:
     @property
     def boundingbox(self):
         """The BoundingBox of the points."""
-        from .boundingbox import BoundingBox
-
         return BoundingBox(self.coordinates.min(0), self.coordinates.max(0), self.space)
 
     @property
@@ -463,3 +418,157 @@ class PointCloud:
     def __repr__(self) -> str:
         sp = self.space.shortname if self.space else "no space"
         return f"<PointCloud of {len(self)} points in {sp}>"
+
+
+class BoundingBox:
+    """An axis-aligned box between two corners in mm.
+
+    Parameters
+    ----------
+    min_mm, max_mm : sequence of 3 float, Point or str
+        Corners in mm (reordered per axis if needed); strings as for ``Point.parse``.
+    space : str or Space, optional
+        Reference space.
+    """
+
+    def __init__(self, min_mm, max_mm, space: str | Space | None = None) -> None:
+        if space is None:
+            space = getattr(min_mm, "space", None) or getattr(max_mm, "space", None)
+        a = np.asarray(_corner(min_mm), dtype=float).reshape(-1)
+        b = np.asarray(_corner(max_mm), dtype=float).reshape(-1)
+        if a.shape != (3,) or b.shape != (3,) or not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise InvalidInputError("BoundingBox corners must be two finite (x, y, z) triples in mm.")
+        self.minpoint = np.minimum(a, b)
+        self.maxpoint = np.maximum(a, b)
+        self.space = resolve_space(space)
+
+    @property
+    def shape_mm(self) -> np.ndarray:
+        """Edge lengths in mm, shape (3,)."""
+        return self.maxpoint - self.minpoint
+
+    @property
+    def volume_mm3(self) -> float:
+        """Volume in mm³."""
+        return float(np.prod(self.shape_mm))
+
+    # ------------------------------------------------------ siibra geometry
+    @property
+    def center(self) -> Point:
+        """The midpoint, a Point in mm."""
+        return Point((self.minpoint + self.maxpoint) / 2, self.space)
+
+    @property
+    def shape(self) -> tuple[float, float, float]:
+        """Edge lengths (x, y, z) in mm."""
+        return tuple(float(v) for v in self.shape_mm)
+
+    @property
+    def volume(self) -> float:
+        """Volume in mm³ (siibra's name for ``volume_mm3``)."""
+        return self.volume_mm3
+
+    @property
+    def is_planar(self) -> bool:
+        """Whether one edge has length 0."""
+        return bool((self.shape_mm == 0).any())
+
+    @property
+    def corners(self) -> PointCloud:
+        """The 8 corners in mm (x slowest, z fastest)."""
+        return PointCloud(box_corners(self.minpoint, self.maxpoint), self.space)
+
+    def __iter__(self):
+        """The two corners, minimum then maximum, as Points."""
+        yield Point(self.minpoint, self.space)
+        yield Point(self.maxpoint, self.space)
+
+    def clip(self, xyzmax, xyzmin=(0.0, 0.0, 0.0)) -> BoundingBox | None:
+        """This box cut to the box between ``xyzmin`` and ``xyzmax`` (mm), or None if they do not overlap."""
+        return self.intersection(BoundingBox(_corner(xyzmin), _corner(xyzmax), self.space))
+
+    def transform(self, affine, space: str | Space | None = None) -> BoundingBox:
+        """The box enclosing the 8 corners mapped by a 4x4 ``affine``, in ``space`` (None: unknown)."""
+        mm = apply_affine(affine, box_corners(self.minpoint, self.maxpoint))
+        return BoundingBox(mm.min(0), mm.max(0), space)
+
+    def shift(self, offset) -> BoundingBox:
+        """The box moved by ``offset`` (three mm values, or one for every axis)."""
+        d = np.broadcast_to(np.asarray(_corner(offset) if not np.isscalar(offset) else offset, float), (3,))
+        return BoundingBox(self.minpoint + d, self.maxpoint + d, self.space)
+
+    def zoom(self, ratio: float) -> BoundingBox:
+        """The box scaled by ``ratio`` about its centre (2 doubles every edge)."""
+        r = float(ratio)
+        if not np.isfinite(r) or r <= 0:
+            raise InvalidInputError(f"zoom ratio must be a finite number > 0, got {ratio!r}.")
+        c = (self.minpoint + self.maxpoint) / 2
+        half = self.shape_mm / 2 * r
+        return BoundingBox(c - half, c + half, self.space)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BoundingBox):
+            return NotImplemented
+        return (
+            bool(np.allclose(self.minpoint, other.minpoint) and np.allclose(self.maxpoint, other.maxpoint))
+            and self.space == other.space
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def contains(self, coords) -> np.ndarray:
+        """Boolean array: which of the (N, 3) mm coordinates lie inside (borders included)."""
+        c = np.atleast_2d(np.asarray(coords, dtype=float))
+        return np.all((c >= self.minpoint) & (c <= self.maxpoint), axis=1)
+
+    def intersection(self, other):
+        """What of ``other`` lies in this box, or None.
+
+        A box gives the overlap box, a Point itself (if inside), a PointCloud the points inside,
+        a Volume its voxels inside this box (``Volume.intersection``).
+        """
+        if isinstance(other, Point):
+            check_compatible(other.space, self.space)
+            return other if bool(self.contains(other.coordinates)[0]) else None
+        if isinstance(other, PointCloud):
+            check_compatible(other.space, self.space)
+            keep = self.contains(other.coordinates)
+            return other.subset(keep) if keep.any() else None
+        if not isinstance(other, BoundingBox):
+            return other.intersection(self)
+        lo = np.maximum(self.minpoint, other.minpoint)
+        hi = np.minimum(self.maxpoint, other.maxpoint)
+        if (lo > hi).any():
+            return None
+        return BoundingBox(lo, hi, self.space)
+
+    def intersects(self, other: BoundingBox) -> bool:
+        """Whether the boxes overlap."""
+        return self.intersection(other) is not None
+
+    @classmethod
+    def from_image(cls, shape, affine, space=None, mask=None) -> BoundingBox:
+        """The mm box of a voxel grid (or of the non-zero voxels of ``mask``)."""
+        if mask is not None:
+            idx = np.argwhere(mask)
+            if len(idx) == 0:
+                raise InvalidInputError("Cannot take the bounding box of an empty mask.")
+            lo, hi = idx.min(0), idx.max(0)
+        else:
+            lo, hi = np.zeros(3), np.asarray(shape[:3]) - 1
+        return cls(*transform_box(lo, hi, affine), space)
+
+    def __repr__(self) -> str:
+        lo = ", ".join(f"{v:.1f}" for v in self.minpoint)
+        hi = ", ".join(f"{v:.1f}" for v in self.maxpoint)
+        sp = self.space.shortname if self.space else "no space"
+        return f"<BoundingBox ({lo}) - ({hi}) mm in {sp}>"
+
+
+def _corner(value) -> tuple[float, float, float] | np.ndarray:
+    """A corner given as a Point, a string or three numbers, as mm values."""
+    if isinstance(value, Point):
+        return value.coordinate
+    if isinstance(value, str) or (isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value)):
+        return parse_coordinate(value)
+    return value

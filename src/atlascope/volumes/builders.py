@@ -8,12 +8,12 @@ import nibabel as nib
 import numpy as np
 
 from ..affines import as_affine
+from ..analysis.kde import points_to_density
 from ..commons import logger
 from ..core.provenance import Provenance
 from ..core.space import Space
 from ..errors import InvalidInputError, SpaceMismatchError
-from ..locations.boundingbox import BoundingBox
-from ..locations.point import PointCloud
+from ..locations.point import BoundingBox, PointCloud
 from ..locations.spaces import check_compatible, resolve_space
 from .providers import read_dataobj
 from .validation import analysis_dtype, validated_image
@@ -132,7 +132,7 @@ def _target_grid(target, space: Space | None) -> tuple[tuple[int, int, int], np.
 def from_pointcloud(
     points: PointCloud, label: int | None = None, target=None, normalize: bool = True, name: str = ""
 ) -> Volume:
-    """Kernel-density map of (some of) a point cloud on a target grid (SPEC section 3).
+    """Kernel-density map of (some of) a point cloud on a target grid.
 
     Points are counted per voxel of ``target`` (nearest voxel) and smoothed with a Gaussian of
     σ = the points' ``sigma_mm`` converted to voxels per axis, truncated at 4σ.
@@ -170,8 +170,6 @@ def from_pointcloud(
     if isinstance(target, Volume):
         check_compatible(points.space, target.space)
     shape, affine = _target_grid(target, points.space)
-    from ..analysis.kde import points_to_density
-
     dens = points_to_density(sel.coordinates, sel.sigma_mm, shape, affine, normalize=normalize)
     if not np.any(dens):
         logger.warning(

@@ -44,7 +44,7 @@ def merge(volumes: Sequence[Volume], labels: Sequence[int] | None = None, name: 
     SpaceMismatchError
         The volumes are in unrelated spaces.
     """
-    from ..maps.resampling import resample_to_grid
+    from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
     vols = list(volumes)
     if not vols or not all(isinstance(v, Volume) for v in vols):

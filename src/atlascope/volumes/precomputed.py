@@ -27,6 +27,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from ..affines import box_corners, mm_to_voxel
 from ..commons import logger, require_extra
 from ..errors import InvalidInputError, RetrievalError
 from .providers import Provider
@@ -244,6 +245,7 @@ class PrecomputedProvider(Provider):
         return self.url
 
     def _fetch_bytes(self, relpath: str, kind: str = "bytes") -> bytes:
+        # retrieval loads urllib, http and ssl: imported when a file is fetched (start-up)
         from ..retrieval import fetch
 
         return fetch(f"{self.url}/{relpath}", kind=kind).read_bytes()
@@ -255,6 +257,7 @@ class PrecomputedProvider(Provider):
         the download's content check, so an empty, HTML, JSON, short or corrupt body is never
         cached, and a bad cached chunk is evicted and downloaded again.
         """
+        # retrieval loads urllib, http and ssl: imported when a file is fetched (start-up)
         from ..retrieval import fetch
         from ..retrieval.validate import ValidationFailed
 
@@ -399,6 +402,7 @@ class PrecomputedProvider(Provider):
             )
         if scale.encoding == "compressed_segmentation":  # before any chunk is downloaded
             require_extra("compressed_segmentation", "precomputed", "Decoding compressed_segmentation label volumes")
+        # retrieval loads urllib, http and ssl: imported when a file is fetched (start-up)
         from ..retrieval import NotAtSourceError as missing
 
         off = np.asarray(scale.voxel_offset, int)
@@ -460,10 +464,7 @@ class PrecomputedProvider(Provider):
             mx = getattr(bbox_mm, "maxpoint", None)
             if mn is None:
                 mn, mx = bbox_mm
-            corners = np.array(
-                [[a, b, c] for a in (mn[0], mx[0]) for b in (mn[1], mx[1]) for c in (mn[2], mx[2])], float
-            )
-            vox = (np.linalg.inv(aff) @ np.c_[corners, np.ones(8)].T)[:3].T
+            vox = mm_to_voxel(box_corners(mn, mx), aff)
             lo = np.floor(vox.min(0) + 1e-6).astype(int) + off
             hi = np.ceil(vox.max(0) - 1e-6).astype(int) + 1 + off
             lo = np.maximum(lo, off)

@@ -10,7 +10,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from ..affines import mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
+from ..affines import box_corners, mm_to_voxel, nearest_voxel, voxel_sizes, voxel_to_mm
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
     "values_at",
 ]
 
-#: scipy structure of 18-connectivity (the one assignment uses to split inputs, SPEC section 4)
+#: scipy structure of 18-connectivity (the one assignment uses to split inputs into components)
 _CONNECTIVITY = 2
 
 
@@ -102,8 +102,7 @@ def crop_to_box(img: nib.Nifti1Image, minpoint, maxpoint) -> nib.Nifti1Image:
         The box does not reach any voxel of the image.
     """
     lo_mm, hi_mm = np.asarray(minpoint, float), np.asarray(maxpoint, float)
-    corners = np.array([[x, y, z] for x in (lo_mm[0], hi_mm[0]) for y in (lo_mm[1], hi_mm[1]) for z in (lo_mm[2], hi_mm[2])])
-    vox = mm_to_voxel(corners, img.affine)
+    vox = mm_to_voxel(box_corners(lo_mm, hi_mm), img.affine)
     shape = np.asarray(img.shape[:3])
     lo = np.maximum(np.ceil(vox.min(0) - 1e-6).astype(int), 0)
     hi = np.minimum(np.floor(vox.max(0) + 1e-6).astype(int), shape - 1)

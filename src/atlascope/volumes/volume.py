@@ -8,11 +8,13 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from ..affines import voxel_to_mm
+from ..analysis.peaks import find_peaks
+from ..analysis.sampling import draw_samples
 from ..core.provenance import Provenance
 from ..core.space import Space
 from ..errors import InvalidInputError
-from ..locations.boundingbox import BoundingBox
-from ..locations.point import Point, PointCloud
+from ..locations.point import BoundingBox, Point, PointCloud
 from ..locations.spaces import check_compatible, resolve_space
 from .providers import ImageProvider, Provider, read_dataobj
 from .spatial import (
@@ -76,7 +78,7 @@ class Volume:
             Voxel size in mm. Multi-resolution (neuroglancer precomputed) sources read the nearest
             scale; an image of one resolution is resampled (nearest neighbour for labels, linear
             otherwise) unless it already has that voxel size. ``None`` or ``-1``: native.
-        format : {None, "nii", "image"}
+        format : {None, "nii", "nifti", "image"}
             Only NIfTI images are produced.
 
         Raises
@@ -125,7 +127,11 @@ class Volume:
     def draw_samples(
         self, N: int, e: float = 1.0, sigma_mm: float | None = None, invert: bool = False, rng: Any = None
     ) -> PointCloud:
-        """Draw ``N`` points with probability proportional to the (normalised) image (SPEC section 3).
+        """Draw ``N`` points with probability proportional to the (normalised) image.
+
+        Each point is drawn in a voxel chosen with probability proportional to its value (normalised
+        to 0..1, raised to ``e``) and placed uniformly inside that voxel
+        (:func:`atlascope.analysis.draw_samples`).
 
         Parameters
         ----------
@@ -145,8 +151,6 @@ class Volume:
         PointCloud
             ``N`` points in mm in this volume's space.
         """
-        from ..analysis.sampling import draw_samples
-
         arr, affine = self._array_affine()
         coords = draw_samples(arr, affine, N, e=e, invert=invert, rng=rng)
         return PointCloud(coords, self.space, sigma_mm=0.0 if sigma_mm is None else sigma_mm)
@@ -161,12 +165,10 @@ class Volume:
         PointCloud
             Peak coordinates (mm, voxel centres) with ``sigma_mm`` each; ``labels`` are 0..n-1.
         """
-        from ..analysis.peaks import find_peaks
-
         arr, affine = self._array_affine()
         ijk, _values = find_peaks(arr, mindist=mindist, threshold=threshold)
-        coords = (affine @ np.c_[ijk, np.ones(len(ijk))].T)[:3].T if len(ijk) else np.zeros((0, 3))
-        return PointCloud(coords.reshape(-1, 3), self.space, sigma_mm=sigma_mm, labels=np.arange(len(ijk)))
+        coords = voxel_to_mm(np.asarray(ijk, float).reshape(-1, 3), affine)
+        return PointCloud(coords, self.space, sigma_mm=sigma_mm, labels=np.arange(len(ijk)))
 
     @property
     def boundingbox(self) -> BoundingBox:
@@ -223,7 +225,7 @@ class Volume:
                 return None
             return volume_from_image(img, self.space, f"{self.name} in box")
         if isinstance(other, Volume):
-            from ..maps.resampling import resample_to_grid
+            from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
             check_compatible(other.space, self.space)
             a = self.fetch()
@@ -260,8 +262,12 @@ class Volume:
 
 
 def _resample_to_resolution(img: nib.Nifti1Image, res: float) -> nib.Nifti1Image:
-    """``img`` resampled to isotropic ``res`` mm voxels over the same extent (SPEC interpolation rule)."""
-    from ..maps.resampling import resample_to_grid
+    """``img`` resampled to isotropic ``res`` mm voxels over the same extent.
+
+    Interpolation is ``resample_to_grid``'s default: nearest neighbour for integer, boolean and
+    binary (label-like) images, linear otherwise.
+    """
+    from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
     affine = np.asarray(img.affine, float)
     old = resolution_of(img)
