@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..commons import logger
+from ..core.names import words
 from ..core.registry import REGISTRY, Registry, normalize_maptype
 from ..errors import NotFoundError
+from ..maps.map import Map
+from ..retrieval import build_mirror
+from ..volumes.precomputed import PrecomputedProvider
+from ..volumes.providers import NiftiProvider, ZipNiftiProvider
+from .sources import active_source
 
 __all__ = ["urls_for", "volume_urls", "feature_urls", "make_mirror"]
 
@@ -33,9 +39,6 @@ def volume_urls(volume: Any, precomputed_max_chunks: int = MAX_PRECOMPUTED_CHUNK
 
     A precomputed provider's ``info`` is downloaded to enumerate the chunks of its coarsest scale.
     """
-    from ..volumes.precomputed import PrecomputedProvider
-    from ..volumes.providers import NiftiProvider, ZipNiftiProvider
-
     p = getattr(volume, "provider", volume)
     if isinstance(p, NiftiProvider):
         return _http([p.source])
@@ -61,8 +64,6 @@ def feature_urls(feature: Any) -> list[str]:
 
 
 def _feature_matches(feature: Any, spec: str) -> bool:
-    from ..core.names import words
-
     spec_l = spec.lower()
     names = [
         type(feature).__name__,
@@ -114,9 +115,6 @@ def urls_for(
     NotFoundError
         Nothing matches ``map``/``space``/``features``.
     """
-    from ..maps.map import Map
-    from .sources import active_source
-
     reg = registry or REGISTRY
     urls: list[str] = []
     src = active_source()
@@ -178,7 +176,5 @@ def make_mirror(
     pathlib.Path
         The mirror folder; use it as ``ATLASCOPE_MIRROR``.
     """
-    from ..retrieval import build_mirror
-
     urls = urls_for(map=map, space=space, maptype=maptype, features=features, **kwargs)
     return build_mirror(urls, out)
