@@ -184,7 +184,7 @@ def test_streamline_counts_average_and_profile(env, fresh_cache):
     with pytest.raises(NotFoundError, match="200 elements"):
         f[200]
     # cached: a second feature object reads the average from disk, not the zip
-    from atlascope.features.builders import _connectivity  # noqa: F401
+    from atlascope.features.from_configuration import _connectivity  # noqa: F401
 
     g = type(f.base)(f.anchor, f.files, repository=f.repository, decoder=f.decoder, cohort=f.cohort)
     n1 = env.server.count(zip_path)

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from . import errors  # noqa: E402
 from .commons import QUIET, VERBOSE, logger, set_log_level  # noqa: E402
+from .configuration.factory import register_type_family  # noqa: E402
 from .core import REGISTRY, Parcellation, Region, Space  # noqa: E402
 from .core.maptype import MapType  # noqa: E402
 from .core.table import InstanceTable  # noqa: E402
@@ -75,6 +76,15 @@ def _load_environment(registry) -> None:
 
 
 REGISTRY.add_loader("environment", _load_environment)
+
+
+def _register_feature_builders() -> None:
+    from . import features  # noqa: F401  (registers the feature @type builders; pandas: not at start-up)
+
+
+# Feature entries (of a catalogue, and the offline pack) are built by atlascope.features, imported at
+# the first one: configuration never imports the features, and map lookups never import pandas.
+register_type_family(("siibra/feature/", "atlascope/feature/"), _register_feature_builders)
 
 
 def get_space(spec: str | Space) -> Space:

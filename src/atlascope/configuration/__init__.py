@@ -1,5 +1,8 @@
-"""Configuration sources: the builtin offline pack and siibra-configurations catalogues."""
+"""Configuration: the builtin offline pack (:mod:`.builtin`) and siibra-configurations catalogues
+(:mod:`.sources`), built into the registry through the ``@type`` dispatch of :mod:`.factory`.
 
-from .builtin import load_builtin
+Importing this package imports none of its modules: :mod:`.factory` is imported at start-up, the
+pack and the catalogue loaders at the first registry lookup.
+"""
 
-__all__ = ["load_builtin"]
+__all__: list[str] = []

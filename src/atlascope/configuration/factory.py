@@ -6,6 +6,11 @@ Each room that understands a kind of entry registers a builder with :func:`regis
     def _receptor(spec: dict, ctx: BuildContext) -> ReceptorDensityFingerprint: ...
 
 The loader calls :func:`build` for every JSON file; unknown types are skipped with one debug line.
+
+Builders of a package above configuration (the features) register when that package is imported;
+the top-level package announces them with :func:`register_type_family`, so that configuration never
+imports the packages built on it and the (pandas-heavy) features load only at the first feature entry.
+The builders by ``@type`` and the announced families are this module's only state: a registry.
 """
 
 from __future__ import annotations
@@ -18,10 +23,21 @@ from typing import Any
 from ..commons import logger
 from ..core.registry import Registry
 
-__all__ = ["BuildContext", "register_type", "build", "known_types", "Unsupported"]
+__all__ = [
+    "BuildContext",
+    "register_type",
+    "register_type_family",
+    "builder_for",
+    "build",
+    "known_types",
+    "Unsupported",
+]
 
 Builder = Callable[[dict, "BuildContext"], Any]
+#: ``@type`` -> builder.
 _BUILDERS: dict[str, Builder] = {}
+#: ``@type`` prefix -> what registers the builders of that family (run once, at the first such type).
+_FAMILIES: dict[str, Callable[[], object]] = {}
 
 
 class Unsupported(Exception):
@@ -51,15 +67,33 @@ def register_type(*types: str) -> Callable[[Builder], Builder]:
     return deco
 
 
+def register_type_family(prefixes: str | tuple[str, ...], register: Callable[[], object]) -> None:
+    """Announce builders that ``register()`` adds (typically by importing the package defining them)
+    for every ``@type`` starting with one of ``prefixes``; it runs at the first such ``@type``."""
+    for prefix in (prefixes,) if isinstance(prefixes, str) else prefixes:
+        _FAMILIES[prefix] = register
+
+
+def builder_for(type_: str) -> Builder | None:
+    """The builder of ``type_`` (registering its announced family first), or None when there is none."""
+    fn = _BUILDERS.get(type_)
+    if fn is None:
+        pending = [p for p in _FAMILIES if type_.startswith(p)]
+        for register in dict.fromkeys(_FAMILIES.pop(p) for p in pending):
+            register()
+        fn = _BUILDERS.get(type_)
+    return fn
+
+
 def known_types() -> list[str]:
-    """Every ``@type`` a builder is registered for."""
+    """Every ``@type`` a builder is registered for (families not yet registered excluded)."""
     return sorted(_BUILDERS)
 
 
 def build(spec: dict, ctx: BuildContext) -> Any:
     """Build the object of one JSON entry, or return None for an unknown ``@type`` (logged at debug)."""
     t = spec.get("@type")
-    fn = _BUILDERS.get(t)
+    fn = builder_for(str(t)) if t is not None else None
     if fn is None:
         logger.debug("skipping %s: no builder for @type %r", ctx.path, t)
         return None

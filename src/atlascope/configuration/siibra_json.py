@@ -27,13 +27,13 @@ from ..core.region import Region
 from ..core.space import Space
 from ..errors import ConfigurationError
 from ..maps.map import Map, MapIndex
+from ..volumes.precomputed import PrecomputedProvider
 from ..volumes.providers import NiftiProvider, Provider, ZipNiftiProvider
 from ..volumes.volume import Volume
 from .factory import BuildContext, Unsupported, register_type
 
 __all__ = [
     "Atlas",
-    "ATLASES",
     "provenance_of",
     "make_provider",
     "PROVIDER_PREFERENCE",
@@ -50,7 +50,6 @@ TYPE_MAP = "siibra/map/v0.0.1"
 
 #: Volume providers in order of preference; surface formats (gii-*) and meshes are not read.
 PROVIDER_PREFERENCE = ("nii", "zip/nii", "neuroglancer/precomputed")
-_SURFACE = ("gii-mesh", "gii-label", "neuroglancer/precompmesh", "neuroglancer/precompmesh/surface")
 
 _KG = "https://search.kg.ebrains.eu/instances/"
 
@@ -69,10 +68,6 @@ class Atlas:
         return (
             f"<Atlas {self.name!r}: {len(self.space_ids)} spaces, {len(self.parcellation_ids)} parcellations>"
         )
-
-
-#: Atlases loaded from configurations, by id.
-ATLASES: dict[str, Atlas] = {}
 
 
 def _require(spec: dict, key: str, ctx: BuildContext) -> Any:
@@ -139,8 +134,6 @@ def make_provider(kind: str, value: str) -> Provider:
             raise ConfigurationError(f"zip/nii provider {value!r} lacks the member name ('URL member').")
         return ZipNiftiProvider(url, member.strip())
     if kind == "neuroglancer/precomputed":
-        from ..volumes.precomputed import PrecomputedProvider
-
         return PrecomputedProvider(value)
     raise Unsupported(f"provider kind {kind!r}")
 
@@ -156,16 +149,14 @@ def _pick_provider(providers: dict) -> tuple[str, Any]:
 # -------------------------------------------------------------------- atlases
 @register_type(TYPE_ATLAS)
 def build_atlas(spec: dict, ctx: BuildContext) -> Atlas:
-    """An :class:`Atlas` (kept in :data:`ATLASES`)."""
-    atlas = Atlas(
+    """An :class:`Atlas` (counted by the loader; the registry keeps its spaces and parcellations)."""
+    return Atlas(
         id=str(_require(spec, "@id", ctx)),
         name=str(spec.get("name", "")),
         species=str(spec.get("species", "")),
         space_ids=[str(s) for s in spec.get("spaces", [])],
         parcellation_ids=[str(p) for p in spec.get("parcellations", [])],
     )
-    ATLASES[atlas.id] = atlas
-    return atlas
 
 
 # --------------------------------------------------------------------- spaces

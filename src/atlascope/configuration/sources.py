@@ -12,6 +12,10 @@ Loading reads only JSON (~600 small files); images are read when a map is used. 
 built with :func:`atlascope.configuration.factory.build`; a file of an unknown ``@type`` is skipped
 with one debug line, a malformed file is logged with its path and the other files still load. The
 counts per ``@type`` are kept in a :class:`LoadReport` (``last_report()``).
+
+Feature entries are built by the builders the features package registers (announced to
+:mod:`~atlascope.configuration.factory` by ``import atlascope``); this module never imports it.
+The module remembers the latest report and the chosen source, nothing older.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +33,9 @@ from ..commons import logger
 from ..core.registry import REGISTRY, Registry
 from ..errors import AtlascopeError, ConfigurationError, InvalidInputError, NotFoundError
 from ..files import is_safe_relpath
-from .factory import BuildContext, Unsupported, build
+from ..retrieval import fetch
+from . import siibra_json  # noqa: F401  (registers the atlas, space, parcellation and map builders)
+from .factory import BuildContext, Unsupported, build, builder_for
 
 __all__ = [
     "ConfigurationSource",
@@ -145,8 +151,6 @@ class ZipSource(ConfigurationSource):
 
     def _open(self) -> zipfile.ZipFile:
         if self._zip is None:
-            from ..retrieval import fetch
-
             path = fetch(self.spec, kind="zip") if "://" in self.spec else Path(self.spec).expanduser()
             if not Path(path).is_file():
                 raise NotFoundError(f"Configuration archive {self.spec} does not exist. Check the path.")
@@ -280,39 +284,33 @@ class LoadReport:
         return "\n".join(lines)
 
 
-_REPORTS: list[LoadReport] = []
+@dataclass
+class _Latest:
+    """What this module remembers: the latest load's report and the latest chosen source."""
+
+    report: LoadReport | None = None
+    source: ConfigurationSource | None = None
+
+
+_LATEST = _Latest()
 
 
 def last_report() -> LoadReport | None:
     """The report of the most recent configuration load in this process."""
-    return _REPORTS[-1] if _REPORTS else None
+    return _LATEST.report
 
 
 # -------------------------------------------------------------------- loading
-def _import_feature_builders() -> None:
-    try:
-        import atlascope.features  # noqa: F401  (registers feature @type builders on import)
-    except ImportError as exc:
-        logger.debug("atlascope.features is not importable (%s); feature files will be skipped", exc)
-
-
 def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
     """Build every JSON file of ``source`` into ``registry`` and return the counts.
 
     Files are built in the order atlases, spaces, parcellations, maps, features. Reading JSON is
     all that happens: volumes get lazy providers.
     """
-    from . import siibra_json  # noqa: F401  (registers the builders)
-    from .factory import known_types
-
     t0 = time.perf_counter()
     report = LoadReport(source.name)
-    features_imported = False
     for rel in source.files():
         where = source.location(rel)
-        if rel.startswith("features/") and not features_imported:
-            _import_feature_builders()
-            features_imported = True
         try:
             spec = json.loads(source.read(rel))
         except RecursionError:
@@ -333,7 +331,7 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
             logger.debug("skipping %s: no @type", where)
             continue
         t = str(spec["@type"])
-        if t not in known_types():
+        if builder_for(t) is None:
             report.skipped[t] += 1
             logger.debug("skipping %s: no builder for @type %r", where, t)
             continue
@@ -367,7 +365,7 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
             report.failed.append((str(where), t, f"{type(exc).__name__}: {exc}"))
             logger.error("configuration file %s (@type %s) is malformed: %s; skipped.", where, t, exc)
     report.seconds = time.perf_counter() - t0
-    _REPORTS.append(report)
+    _LATEST.report = report
     logger.debug("%s", report)
     if report.failed:
         logger.warning(
@@ -379,12 +377,9 @@ def load_source(source: ConfigurationSource, registry: Registry) -> LoadReport:
     return report
 
 
-_ACTIVE: list[ConfigurationSource] = []
-
-
 def active_source() -> ConfigurationSource | None:
     """The configuration source chosen by :func:`use_configuration` or the environment."""
-    return _ACTIVE[-1] if _ACTIVE else None
+    return _LATEST.source
 
 
 def _loader_for(source: ConfigurationSource) -> Callable[[Registry], None]:
@@ -419,9 +414,9 @@ def use_configuration(
     """
     registry = registry or REGISTRY
     source = source_from_spec(spec)
-    for old in _ACTIVE:
-        registry.remove_source(f"configuration {old.name}")
-    _ACTIVE.append(source)
+    if _LATEST.source is not None:  # forget it if still pending (earlier ones were forgotten already)
+        registry.remove_source(f"configuration {_LATEST.source.name}")
+    _LATEST.source = source
     registry.add_loader(f"configuration {source.name}", _loader_for(source))
     return source
 
@@ -432,15 +427,5 @@ def load_from_environment(registry: Registry) -> None:
     if not spec:
         return
     source = source_from_spec(spec)
-    _ACTIVE.append(source)
+    _LATEST.source = source
     load_source(source, registry)
-
-
-def iter_specs(source: ConfigurationSource, prefix: str = "") -> Iterator[tuple[str, dict]]:
-    """``(relpath, parsed JSON)`` of the source's files below ``prefix`` (malformed files skipped)."""
-    for rel in source.files():
-        if rel.startswith(prefix):
-            try:
-                yield rel, json.loads(source.read(rel))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                continue

@@ -1,4 +1,4 @@
-"""Multimodal features of brain regions and locations (SPEC section 5).
+"""Multimodal features of brain regions and locations.
 
 ``features.get(concept, type, **kwargs)`` returns the features of a type for a Region, a region name,
 a Volume, a PointCloud or a Point, best match first (exact region, then the feature's region
@@ -13,20 +13,23 @@ contains or is contained in the queried one, then overlapping volume or location
     genes = siibra.features.get(hoc1, "GeneExpressions", gene=["MAOA", "TAC1"])[0]
 
 Catalogue features come from the registry (``Registry.features``, filled by the configuration
-loader through the builders of :mod:`atlascope.features.builders`); live features
-(:class:`GeneExpressions`) are queried when asked for.
+loader through the builders of :mod:`atlascope.features.from_configuration`, and by the offline
+pack of :mod:`atlascope.features.pack`); live features (:class:`GeneExpressions`) are queried when
+asked for.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 from ..commons import logger
+from ..configuration.builtin import FEATURE_PACK_SOURCE
 from ..core.names import words
+from ..core.registry import REGISTRY
 from ..errors import NotFoundError
 from ..retrieval.mirror import offline
-from . import builders  # noqa: F401  (registers the @type builders)
+from . import from_configuration  # noqa: F401  (registers the @type builders)
 from .base import QUALIFICATIONS, Anchor, Feature, feature_types
 from .cells import LayerwiseCellDensity, VonEconomoCellDensity
 from .compound import CompoundFeature
@@ -92,17 +95,19 @@ __all__ = [
     "RegionalTimeseriesActivity",
 ]
 
-_ALIASES = {
-    "receptor": "ReceptorDensityFingerprint",
-    "receptors": "ReceptorDensityFingerprint",
-    "cells": "LayerwiseCellDensity",
-    "celldensity": "LayerwiseCellDensity",
-    "cell density": "LayerwiseCellDensity",
-    "connectivity": "RegionalConnectivity",
-    "gene": "GeneExpressions",
-    "genes": "GeneExpressions",
-    "gene expression": "GeneExpressions",
-}
+_ALIASES = MappingProxyType(
+    {
+        "receptor": "ReceptorDensityFingerprint",
+        "receptors": "ReceptorDensityFingerprint",
+        "cells": "LayerwiseCellDensity",
+        "celldensity": "LayerwiseCellDensity",
+        "cell density": "LayerwiseCellDensity",
+        "connectivity": "RegionalConnectivity",
+        "gene": "GeneExpressions",
+        "genes": "GeneExpressions",
+        "gene expression": "GeneExpressions",
+    }
+)
 
 
 def resolve_type(spec: str | type) -> type[Feature]:
@@ -139,13 +144,15 @@ def resolve_type(spec: str | type) -> type[Feature]:
 
 
 #: Feature classes that are implementation details, not query types.
-_INTERNAL_TYPES = {"ImageFeature", "CompoundFeature", "ConnectivityProfile", "VonEconomoCellDensity"}
+_INTERNAL_TYPES = frozenset(
+    {"ImageFeature", "CompoundFeature", "ConnectivityProfile", "VonEconomoCellDensity"}
+)
 
 
 def _why_empty(cls: type[Feature], concept: Any, registry: Any, pool: list[Feature]) -> str:
     """The warning text of a query that found nothing: sources searched and why nothing matched."""
     sources = registry.sources
-    only_builtin = all(s in ("builtin", "builtin feature pack", "environment") for s in sources)
+    only_builtin = all(s in ("builtin", FEATURE_PACK_SOURCE, "environment") for s in sources)
     if not pool:
         why = f"no {cls.__name__} feature is in these sources"
         if only_builtin:
@@ -195,8 +202,6 @@ def get(concept: Any, type: str | type = "Feature", registry: Any = None, **kwar
     """
     cls = resolve_type(type)
     if registry is None:
-        from ..core.registry import REGISTRY
-
         registry = REGISTRY
     if cls.LIVE:
         return list(cls.live_query(concept, registry=registry, **kwargs))  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Feature and Anchor: what every multimodal feature has in common (SPEC section 5).
+"""Feature and Anchor: what every multimodal feature has in common.
 
 A :class:`Feature` is a piece of data anchored to the brain: to a region (by name, optionally of one
 parcellation), to a whole parcellation (connectivity matrices) or to a location (points in a
@@ -11,19 +11,28 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ..core.provenance import Provenance
 from ..core.region import Region
+from ..errors import InvalidInputError, NotFoundError
+from ..locations.point import PointCloud
+from ..retrieval.fetching import fetch_parsed
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
 
-__all__ = ["Feature", "Anchor", "QUALIFICATIONS", "feature_types"]
+__all__ = ["Feature", "Anchor", "QUALIFICATIONS", "feature_types", "read_table_file"]
+
+T = TypeVar("T")
+
+#: Failures of a table reader that mean the file's content is unusable (not a wrong request).
+TABLE_ERRORS = (InvalidInputError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
 
 #: Qualifications of a match, best first. They say how the *feature's* anchor relates to the query:
 #: ``"exact"`` same area; ``"contains"`` the feature's region contains the queried one (a feature at
@@ -39,6 +48,22 @@ _TYPES: dict[str, type[Feature]] = {}
 def feature_types() -> dict[str, type[Feature]]:
     """Every Feature subclass by class name (including abstract groups such as RegionalConnectivity)."""
     return dict(_TYPES)
+
+
+def read_table_file(url: str, parse: Callable[[bytes], T], kind: str = "text") -> T:
+    """``parse(content)`` of the file ``url`` (URL or path) through the download cache.
+
+    A cached copy that ``parse`` cannot read (one of :data:`TABLE_ERRORS`) is evicted and fetched
+    again once, as for every cached file (:func:`~atlascope.retrieval.fetching.fetch_parsed`).
+
+    Raises
+    ------
+    IntegrityError
+        A downloaded file still cannot be read after fetching it again.
+    InvalidInputError
+        A local file (or mirror copy) cannot be read.
+    """
+    return fetch_parsed(url, lambda path: parse(path.read_bytes()), TABLE_ERRORS, kind=kind)
 
 
 @dataclass
@@ -91,9 +116,6 @@ class Anchor:
         """
         if self.coordinates is None:
             return None
-        from ..errors import NotFoundError
-        from ..locations.point import PointCloud
-
         try:
             return PointCloud(self.coordinates, self.space)
         except NotFoundError:

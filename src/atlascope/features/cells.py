@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..retrieval import fetch
-from .base import Anchor, Feature, _axes
+from .base import Anchor, Feature, _axes, read_table_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -135,8 +134,8 @@ class LayerwiseCellDensity(Feature):
 
     def _patch(self, i: int) -> pd.DataFrame:
         seg_url, lay_url = self.segmentfiles[i], self.layerfiles[i]
-        cells = read_whitespace_table(fetch(seg_url, kind="text").read_bytes(), seg_url)
-        layers = read_whitespace_table(fetch(lay_url, kind="text").read_bytes(), lay_url)
+        cells = read_table_file(seg_url, lambda raw: read_whitespace_table(raw, seg_url))
+        layers = read_table_file(lay_url, lambda raw: read_whitespace_table(raw, lay_url))
         layer_col = _find(cells, "layer", seg_url)
         counts = pd.to_numeric(cells[layer_col], errors="coerce").dropna().astype(int).value_counts()
         area_col = _find(layers, "area", lay_url)
@@ -240,7 +239,7 @@ class VonEconomoCellDensity(LayerwiseCellDensity):
         self.area = area
 
     def _load(self) -> pd.DataFrame:
-        df = pd.read_csv(fetch(self.file, kind="text"), sep="\t")
+        df = read_table_file(self.file, lambda raw: pd.read_csv(io.BytesIO(raw), sep="\t"))
         rows = df[df["area"].astype(str) == self.area]
         if rows.empty:
             raise InvalidInputError(f"{self.file}: no rows of von Economo area {self.area!r}.")

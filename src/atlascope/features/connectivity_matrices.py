@@ -13,9 +13,15 @@ folder (``<cache>/features/connectivity-<key>.npz``), and later calls reuse them
 from __future__ import annotations
 
 import copy
+import gzip
 import io
 import json
+import re
 import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,10 +29,13 @@ import pandas as pd
 
 from ..commons import logger, progress
 from ..core.region import Region
+from ..core.registry import REGISTRY
 from ..errors import AmbiguousNameError, CacheError, InvalidInputError, NotFoundError
-from ..files import short_digest
-from ..retrieval import fetch, zip_member
-from .base import Anchor, Feature, _axes, _short
+from ..files import atomic_write, short_digest
+from ..retrieval import cache_dir, fetch, zip_member
+from .base import Anchor, Feature, _axes, _short, read_table_file
+from .compound import CompoundFeature
+from .query import RegionQuery, resolve_region
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -74,8 +83,6 @@ def read_matrix(raw: bytes, decoder: dict | None = None, source: str = "") -> pd
     """
     decoder = dict(decoder or {})
     if decoder.get("compression") == "gzip" or raw[:2] == b"\x1f\x8b":
-        import gzip
-
         raw = gzip.decompress(raw)
     sep = decoder.get("delimiter", ",")
     if sep in (" ", "\\s+", r"\s+"):
@@ -83,8 +90,6 @@ def read_matrix(raw: bytes, decoder: dict | None = None, source: str = "") -> pd
     skip = int(decoder.get("skiprows", 0) or 0)
     lines = raw.split(b"\n", skip + 1)
     first = lines[skip].decode("utf-8", "replace").strip() if len(lines) > skip else ""
-    import re
-
     fields = [f for f in (re.split(sep, first) if sep == r"\s+" else first.split(sep))]
     fields = [f.strip().strip('"') for f in fields if f.strip() != "" or sep != r"\s+"]
     named = bool(fields) and not all(_is_number(f) for f in fields if f)
@@ -109,6 +114,11 @@ def read_matrix(raw: bytes, decoder: dict | None = None, source: str = "") -> pd
         df.columns = [str(c) for c in df.columns]
         df = df.astype(float)
     return df
+
+
+def _fetch_matrix(url: str, decoder: dict, source: str, kind: str) -> pd.DataFrame:
+    """:func:`read_matrix` of a file through the cache (see :func:`~.base.read_table_file`)."""
+    return read_table_file(url, lambda raw: read_matrix(raw, decoder, source), kind=kind)
 
 
 class RegionalConnectivity(Feature):
@@ -175,9 +185,8 @@ class RegionalConnectivity(Feature):
         **kwargs
             Passed to the constructor (``cohort``, ``datasets``, ``description``...).
         """
-        df = read_matrix(
-            fetch(url, kind="text").read_bytes(), {"delimiter": kwargs.pop("delimiter", ",")}, url
-        )
+        decoder = {"delimiter": kwargs.pop("delimiter", ",")}
+        df = _fetch_matrix(url, decoder, url, kind="text")
         if isinstance(df.index[0], (int, np.integer)):
             raise InvalidInputError(f"{url}: the matrix has no region names; give a named matrix.")
         anchor = Anchor(parcellation=parcellation, region_names=list(df.index))
@@ -195,13 +204,13 @@ class RegionalConnectivity(Feature):
         """Names of the rows and columns."""
         return list(self.anchor.region_names)
 
-    def _raw(self, key: str) -> bytes:
+    def _read(self, key: str) -> pd.DataFrame:
+        """The matrix of one file (a zip member, or a file through the cache), unnamed."""
         member = self.files[key]
         if self.repository:
-            return zip_member(self.repository, member)
-        if self.base_url:
-            return fetch(self.base_url.rstrip("/") + "/" + member.lstrip("/"), kind="bytes").read_bytes()
-        return fetch(member, kind="bytes").read_bytes()
+            return read_matrix(zip_member(self.repository, member), self.decoder, member)
+        url = self.base_url.rstrip("/") + "/" + member.lstrip("/") if self.base_url else member
+        return _fetch_matrix(url, self.decoder, member, kind="bytes")
 
     def _named(self, df: pd.DataFrame, key: str) -> pd.DataFrame:
         if not isinstance(df.index[0], (int, np.integer)):
@@ -234,27 +243,22 @@ class RegionalConnectivity(Feature):
                 f"No subject {subject!r} in {self.name}; subjects are {', '.join(self.subjects[:10])}"
                 + (" ..." if len(self.files) > 10 else "")
             )
-        return self._named(read_matrix(self._raw(key), self.decoder, self.files[key]), key)
+        return self._named(self._read(key), key)
 
     def _iter_matrices(self):
         """(subject, named matrix) of every file; the zip archive is opened once, parsing runs in threads."""
-        from concurrent.futures import ThreadPoolExecutor
-
         keys = self.subjects
         if self.repository:
-            import zipfile
+            zf = zipfile.ZipFile(fetch(self.repository, kind="zip"))
 
-            archive = fetch(self.repository, kind="zip")
-            zf = zipfile.ZipFile(archive)
-
-            def raw(key: str) -> bytes:
-                return zf.read(self.files[key])
+            def read(key: str) -> pd.DataFrame:
+                return read_matrix(zf.read(self.files[key]), self.decoder, self.files[key])
         else:
             zf = None
-            raw = self._raw
+            read = self._read
 
         def parse(key: str) -> pd.DataFrame:
-            return self._named(read_matrix(raw(key), self.decoder, self.files[key]), key)
+            return self._named(read(key), key)
 
         try:
             with ThreadPoolExecutor(max_workers=4) as pool:
@@ -275,9 +279,7 @@ class RegionalConnectivity(Feature):
         )
         return short_digest(ident)
 
-    def _cache_file(self):
-        from ..retrieval import cache_dir
-
+    def _cache_file(self) -> Path:
         return cache_dir() / "features" / f"connectivity-{self._cache_key()}.npz"
 
     def _load(self) -> pd.DataFrame:
@@ -323,8 +325,6 @@ class RegionalConnectivity(Feature):
         self._cache["std"] = pd.DataFrame(std, index=names, columns=names)
         if path is not None:
             try:
-                from ..retrieval.cache import atomic_write
-
                 with atomic_write(path) as tmp, open(tmp, "wb") as fh:
                     np.savez(fh, mean=mean, std=std, names=np.asarray(names, dtype=str))
             except (OSError, CacheError) as exc:
@@ -344,8 +344,6 @@ class RegionalConnectivity(Feature):
             return region
         if isinstance(region, Region) and region.name in names:
             return region.name
-        from .query import RegionQuery, resolve_region
-
         if isinstance(region, Region):
             q = RegionQuery(region)
         else:
@@ -415,8 +413,6 @@ class RegionalConnectivity(Feature):
         """The registry's parcellation of the matrix (None when unknown)."""
         if not self.anchor.parcellation:
             return None
-        from ..core.registry import REGISTRY
-
         try:
             return REGISTRY.by_id("parcellation", self.anchor.parcellation)
         except (NotFoundError, KeyError, AttributeError):
@@ -440,8 +436,6 @@ class RegionalConnectivity(Feature):
 
     def as_compound(self) -> Any:
         """This feature as siibra's compound feature: indexable by subject, ``data`` the average."""
-        from .compound import CompoundFeature
-
         return CompoundFeature(self, self.subjects, self.subject_feature, "subject")
 
     def plot(
@@ -560,13 +554,15 @@ class TracingConnectivity(RegionalConnectivity):
 
 
 #: Catalogue modality -> class.
-CONNECTIVITY_CLASSES: dict[str, type[RegionalConnectivity]] = {
-    c.MODALITY.lower(): c
-    for c in (
-        StreamlineCounts,
-        StreamlineLengths,
-        FunctionalConnectivity,
-        AnatomoFunctionalConnectivity,
-        TracingConnectivity,
-    )
-}
+CONNECTIVITY_CLASSES: MappingProxyType[str, type[RegionalConnectivity]] = MappingProxyType(
+    {
+        c.MODALITY.lower(): c
+        for c in (
+            StreamlineCounts,
+            StreamlineLengths,
+            FunctionalConnectivity,
+            AnatomoFunctionalConnectivity,
+            TracingConnectivity,
+        )
+    }
+)

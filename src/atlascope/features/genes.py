@@ -26,12 +26,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from ..affines import voxel_to_mm
 from ..commons import logger
 from ..core.provenance import Provenance
 from ..core.region import Region
+from ..core.registry import REGISTRY
 from ..errors import (
     AtlascopeError,
     InvalidInputError,
@@ -39,7 +42,11 @@ from ..errors import (
     RetrievalError,
     ServiceUnavailableError,
 )
+from ..locations.spaces import resolve_space
+from ..retrieval import fetch_json
+from ..volumes.volume import Volume
 from .base import Anchor, Feature, _axes, _short
+from .query import _points_in_volume, resolve_region
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -127,8 +134,6 @@ class AllenClient:
         self.page_size = int(page_size or PAGE_SIZE)
 
     def _get(self, target: str) -> Any:
-        from ..retrieval import fetch_json
-
         url = self.base + target
         try:
             answer = fetch_json(url)
@@ -220,8 +225,6 @@ class AllenClient:
 def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
     """A nibabel image (MNI152) of the region: its labelled mask (as siibra selects samples), else its
     probability map above ``threshold``."""
-    from ..locations.spaces import resolve_space
-
     mni = None
     try:
         mni = resolve_space("mni152")
@@ -246,8 +249,6 @@ def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
             logger.debug("no mask of %s in %s: %s", region, m.name, exc)
             continue
         arr = np.asarray(img.dataobj, dtype=float)
-        import nibabel as nib
-
         cut = threshold if m.maptype == "statistical" else 0.0
         return nib.Nifti1Image((arr > cut).astype(np.uint8), img.affine)
     raise NotFoundError(
@@ -316,15 +317,10 @@ class GeneExpressions(Feature):
         InvalidInputError
             No gene given.
         """
-        from ..volumes.volume import Volume
-        from .query import resolve_region
-
         if gene is None or (not isinstance(gene, str) and not list(gene)):
             raise InvalidInputError("GeneExpressions need gene=... (a symbol such as 'MAOA', or a list).")
         genes = [gene] if isinstance(gene, str) else list(gene)
         if registry is None:
-            from ..core.registry import REGISTRY
-
             registry = REGISTRY
         if isinstance(concept, str):
             concept, _spec = resolve_region(concept, registry)
@@ -341,8 +337,6 @@ class GeneExpressions(Feature):
         return [cls(anchor, genes, mask, **kwargs)]
 
     def _load(self) -> pd.DataFrame:
-        from .query import _points_in_volume
-
         client = self.client
         probes: dict[int, str] = {}
         for symbol in self.genes:
@@ -358,7 +352,7 @@ class GeneExpressions(Feature):
             if not samples:
                 continue
             mri = np.array([s["sample"]["mri"] for s in samples], dtype=float).reshape(-1, 3)
-            mni = np.round((donor.affine @ np.c_[mri, np.ones(len(mri))].T)[:3].T, 2)
+            mni = np.round(voxel_to_mm(mri, donor.affine), 2)
             keep = _points_in_volume(mni, self.mask)
             if not keep.any():
                 continue

@@ -7,11 +7,17 @@ with :meth:`ImageFeature.fetch` (precomputed volumes at a scale within the defau
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import NotFoundError
+from ..retrieval import zip_member
+from ..volumes.precomputed import PrecomputedProvider
+from ..volumes.providers import NiftiProvider
+from ..volumes.volume import Volume
 from .base import Anchor, Feature, _axes, _short
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,16 +52,11 @@ class ImageFeature(Feature):
         NotFoundError
             The feature has neither kind of provider.
         """
-        from ..volumes.providers import NiftiProvider
-        from ..volumes.volume import Volume
-
         for fmt, url in self.providers.items():
             if "nii" in fmt or str(url).endswith((".nii", ".nii.gz")):
                 return Volume(NiftiProvider(url), self.anchor.space, self.name)
         for fmt, url in self.providers.items():
             if fmt == "neuroglancer/precomputed" and isinstance(url, str):
-                from ..volumes.precomputed import PrecomputedProvider
-
                 return Volume(PrecomputedProvider(url), self.anchor.space, self.name)
         raise NotFoundError(
             f"{self.name} has neither a NIfTI nor a neuroglancer precomputed image "
@@ -64,8 +65,6 @@ class ImageFeature(Feature):
 
     def plot(self, ax: matplotlib.axes.Axes | None = None, **kwargs: Any) -> matplotlib.axes.Axes:
         """An orthogonal slice of the NIfTI image."""
-        import numpy as np
-
         ax = _axes(ax)
         arr = np.asarray(self.fetch().fetch().dataobj)
         ax.imshow(arr[:, :, arr.shape[2] // 2].T, origin="lower", cmap="gray", **kwargs)
@@ -130,13 +129,9 @@ class RegionalTimeseriesActivity(Feature):
 
     def get_timeseries(self, subject: str | None = None) -> pd.DataFrame:
         """One subject's time series (time points × regions)."""
-        from ..retrieval import zip_member
-
         key = str(subject) if subject is not None else self.subjects[0]
         if key not in self.files:
             raise NotFoundError(f"No subject {subject!r} in {self.name}.")
-        import io
-
         raw = zip_member(self.repository, self.files[key]) if self.repository else b""
         sep = self.decoder.get("delimiter", ",")
         sep = r"\s+" if not sep.strip() else sep

@@ -1,4 +1,4 @@
-"""Matching features to a query concept and ranking them (SPEC section 5).
+"""Matching features to a query concept and ranking them.
 
 Ranking: ``exact`` region first, then the feature's region ``contains`` or is ``contained`` in the
 queried one (closest relatives first), then features whose region or location ``overlaps`` a queried
@@ -22,14 +22,24 @@ import numpy as np
 
 from ..affines import nearest_voxel
 from ..commons import logger
-from ..core.names import matches_words, name_key, normalize_hemisphere
+from ..core.names import matches_words, normalize_hemisphere, words
 from ..core.region import Region
+from ..core.registry import REGISTRY
 from ..errors import AmbiguousNameError, AtlascopeError, NotFoundError
+from ..locations.point import Point, PointCloud
+from ..locations.spaces import check_compatible
+from ..volumes.volume import Volume
 from .base import QUALIFICATIONS, Feature
 
 __all__ = ["RegionQuery", "Match", "resolve_region", "rank_features", "name_key"]
 
 _HEMI = ("left", "right")
+
+
+def name_key(name: str) -> tuple[str, ...]:
+    """Words of a region name as a comparable key (``"Area hOc1 (V1, 17, CalcS) left"`` →
+    ``("area", "hoc1", "v1", "17", "calcs", "left")``)."""
+    return words(normalize_hemisphere(name))
 
 
 def _strip_hemi(key: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -138,8 +148,6 @@ def resolve_region(spec: str, registry: Any = None) -> tuple[Region, str | None]
         ``spec`` and ``spec`` itself (features are then matched by the words of the name).
     """
     if registry is None:
-        from ..core.registry import REGISTRY
-
         registry = REGISTRY
     wanted = normalize_hemisphere(str(spec)).strip().lower()
     newest_first = sorted(registry.parcellations, key=lambda p: p.version_key, reverse=True)
@@ -172,8 +180,6 @@ def _points_in_volume(coords: np.ndarray, img: Any) -> np.ndarray:
 
 def _overlapping_regions(concept: Any, registry: Any) -> list[Region]:
     """Regions of the registry's labelled maps (in the concept's space) that the concept overlaps."""
-    from ..locations.spaces import check_compatible
-
     space = getattr(concept, "space", None)
     found: list[Region] = []
     for m in registry.maps:
@@ -200,9 +206,6 @@ def _location_overlaps(feature: Feature, concept: Any) -> bool:
     coords = feature.anchor.coordinates
     if coords is None or not len(coords):
         return False
-    from ..locations.point import Point, PointCloud
-    from ..volumes.volume import Volume
-
     cspace = getattr(concept, "space", None)
     fspace = feature.anchor.space
     if (
@@ -231,12 +234,7 @@ def rank_features(features: list[Feature], concept: Any, registry: Any = None) -
 
     Every returned feature's ``anchor.regions`` is set to {Region: qualification} of this query.
     """
-    from ..locations.point import Point, PointCloud
-    from ..volumes.volume import Volume
-
     if registry is None:
-        from ..core.registry import REGISTRY
-
         registry = REGISTRY
     queries: list[tuple[RegionQuery, str | None]] = []
     spatial = isinstance(concept, Volume | PointCloud | Point)

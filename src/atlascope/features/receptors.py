@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import io
 import re
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..retrieval import fetch
-from .base import Anchor, Feature, _axes, _short
+from .base import Anchor, Feature, _axes, _short, read_table_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -25,47 +25,49 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ReceptorDensityFingerprint", "ReceptorDensityProfile", "receptor_symbol", "RECEPTOR_SYMBOLS"]
 
 #: Spellings in data files -> standard receptor symbols (others are kept as they are).
-RECEPTOR_SYMBOLS = {
-    "ampa": "AMPA",
-    "kainate": "kainate",
-    "kain": "kainate",
-    "nmda": "NMDA",
-    "gabaa": "GABAA",
-    "gaba-a": "GABAA",
-    "gabab": "GABAB",
-    "gaba-b": "GABAB",
-    "gabaa/bz": "GABAA/BZ",
-    "bz": "GABAA/BZ",
-    "m1": "M1",
-    "m2": "M2",
-    "m3": "M3",
-    "alpha1": "α1",
-    "alpha2": "α2",
-    "alpha4beta2": "α4β2",
-    "a4b2": "α4β2",
-    "5-ht1a": "5-HT1A",
-    "5ht1a": "5-HT1A",
-    "5-ht2": "5-HT2",
-    "5ht2": "5-HT2",
-    "d1": "D1",
-    "d2": "D2",
-    "mglu2/3": "mGluR2/3",
-    "mglur2/3": "mGluR2/3",
-}
+RECEPTOR_SYMBOLS = MappingProxyType(
+    {
+        "ampa": "AMPA",
+        "kainate": "kainate",
+        "kain": "kainate",
+        "nmda": "NMDA",
+        "gabaa": "GABAA",
+        "gaba-a": "GABAA",
+        "gabab": "GABAB",
+        "gaba-b": "GABAB",
+        "gabaa/bz": "GABAA/BZ",
+        "bz": "GABAA/BZ",
+        "m1": "M1",
+        "m2": "M2",
+        "m3": "M3",
+        "alpha1": "α1",
+        "alpha2": "α2",
+        "alpha4beta2": "α4β2",
+        "a4b2": "α4β2",
+        "5-ht1a": "5-HT1A",
+        "5ht1a": "5-HT1A",
+        "5-ht2": "5-HT2",
+        "5ht2": "5-HT2",
+        "d1": "D1",
+        "d2": "D2",
+        "mglu2/3": "mGluR2/3",
+        "mglur2/3": "mGluR2/3",
+    }
+)
 
 #: Neurotransmitter system of each receptor (for colouring plots).
-TRANSMITTER = {
+TRANSMITTER = MappingProxyType({
     "AMPA": "glutamate", "kainate": "glutamate", "NMDA": "glutamate", "mGluR2/3": "glutamate",
     "GABAA": "GABA", "GABAB": "GABA", "GABAA/BZ": "GABA",
     "M1": "acetylcholine", "M2": "acetylcholine", "M3": "acetylcholine", "α4β2": "acetylcholine",
     "α1": "noradrenaline", "α2": "noradrenaline",
     "5-HT1A": "serotonin", "5-HT2": "serotonin",
     "D1": "dopamine", "D2": "dopamine",
-}  # fmt: skip
-_COLOURS = {
+})  # fmt: skip
+_COLOURS = MappingProxyType({
     "glutamate": "tab:red", "GABA": "tab:blue", "acetylcholine": "tab:green",
     "noradrenaline": "tab:purple", "serotonin": "tab:orange", "dopamine": "tab:brown",
-}  # fmt: skip
+})  # fmt: skip
 
 #: Unit of receptor densities when the file gives none.
 UNIT = "fmol/mg protein"
@@ -78,13 +80,15 @@ def receptor_symbol(name: str) -> str:
     return RECEPTOR_SYMBOLS.get(key, str(name).strip())
 
 
-def _read_table(url: str) -> pd.DataFrame:
-    path = fetch(url, kind="text")
-    raw = path.read_bytes()
+def _parse_tsv(raw: bytes, url: str) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(raw), sep="\t", engine="c", comment=None)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInputError(f"{url} is not a tab-separated table ({exc}).") from exc
+
+
+def _read_table(url: str) -> pd.DataFrame:
+    return read_table_file(url, lambda raw: _parse_tsv(raw, url))
 
 
 def _column(df: pd.DataFrame, *needles: str, exclude: tuple[str, ...] = ()) -> str | None:
@@ -220,7 +224,7 @@ class ReceptorDensityProfile(Feature):
     def _load(self) -> pd.DataFrame:
         df = _read_table(self.file)
         if df.shape[1] < 2:
-            df = pd.read_csv(fetch(self.file, kind="text"), sep=r"\s+", engine="c")
+            df = read_table_file(self.file, lambda raw: pd.read_csv(io.BytesIO(raw), sep=r"\s+", engine="c"))
         num = df.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="all")
         num = num.iloc[:, -2:].dropna()
         return pd.DataFrame(

@@ -1,4 +1,4 @@
-"""``@type`` builders for the feature entries of siibra-configurations (lazy: URLs only).
+"""Feature objects from siibra-configurations entries: one ``@type`` builder each (lazy: URLs only).
 
 Registered types (see :func:`atlascope.configuration.factory.register_type`):
 
@@ -12,10 +12,12 @@ Registered types (see :func:`atlascope.configuration.factory.register_type`):
 ``siibra/feature/timeseries/activity/v0.1``    :class:`RegionalTimeseriesActivity`
 ``siibra/feature/voi/v0.1``                    :class:`VolumeOfInterest`
 ``siibra/feature/section/v0.1``                :class:`CellbodyStainedSection`
+``atlascope/feature/pack/v1``                  the offline feature pack (:mod:`.pack`), added to
+                                               the registry of the build context
 =============================================  ==============================================
 
-Builders read nothing but the JSON entry; they do not add the feature to the registry (the loader
-does that with what they return).
+Catalogue builders read nothing but the JSON entry; they do not add the feature to the registry (the
+loader does that with what they return).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from ..configuration.builtin import FEATURE_PACK_TYPE
 from ..configuration.factory import BuildContext, Unsupported, register_type
 from ..errors import ConfigurationError
 from .base import Anchor, provenance_from_spec
 from .cells import LayerwiseCellDensity
 from .connectivity_matrices import CONNECTIVITY_CLASSES
 from .images import CellbodyStainedSection, RegionalTimeseriesActivity, VolumeOfInterest
+from .pack import load_feature_pack
 from .receptors import ReceptorDensityFingerprint, ReceptorDensityProfile
 
 __all__: list[str] = []
@@ -203,3 +207,9 @@ def _voi(spec: dict, ctx: BuildContext) -> VolumeOfInterest:
 @register_type("siibra/feature/section/v0.1")
 def _section(spec: dict, ctx: BuildContext) -> CellbodyStainedSection:
     return _image(CellbodyStainedSection, spec, ctx)
+
+
+@register_type(FEATURE_PACK_TYPE)
+def _feature_pack(spec: dict, ctx: BuildContext) -> None:
+    """Add the offline feature pack to the context's registry (returns nothing to add)."""
+    load_feature_pack(ctx.registry)
