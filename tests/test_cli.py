@@ -291,3 +291,12 @@ def test_help_imports_no_command_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_assign_defaults_are_the_library_defaults():
+    from atlascope.labelling import resolve_atlases
+    from atlascope.maps import Map
+
+    defaults = _defaults("assign")
+    assert defaults["space"] == inspect.signature(resolve_atlases).parameters["space"].default
+    assert defaults["threshold"] == inspect.signature(Map.assign).parameters["lower_threshold"].default

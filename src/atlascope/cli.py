@@ -18,7 +18,7 @@ import functools
 import inspect
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +28,6 @@ import click
 from . import get_map, list_maps, parcellations, spaces
 from .commons import QUIET
 from .errors import AtlascopeError, InvalidInputError
-from .locations import PointCloud
 from .settings import format_size
 
 __all__ = ["main"]
@@ -71,20 +70,46 @@ def _library_defaults() -> Mapping[str, Any]:
     )
 
 
-class _LibraryDefault(click.Option):
-    """An option whose default is the library's: ``_library_defaults()[library_key]``, shown in --help.
+@functools.cache
+def _assign_defaults() -> Mapping[str, Any]:
+    """The library's defaults of the ``assign`` options: ``space`` of
+    :func:`~atlascope.labelling.resolve_atlases`, ``threshold`` (``lower_threshold`` of
+    :meth:`atlascope.maps.Map.assign`).
+    """
+    # labelling and maps import nibabel and scipy (not pandas): read when the command runs, not at start-up
+    from .labelling import resolve_atlases
+    from .maps.map import Map
 
-    ``library_key`` defaults to the option's parameter name. The default is read only when the
-    command runs or shows its help, so ``atlascope --help`` does not import the library.
+    return MappingProxyType(
+        {
+            "space": inspect.signature(resolve_atlases).parameters["space"].default,
+            "threshold": inspect.signature(Map.assign).parameters["lower_threshold"].default,
+        }
+    )
+
+
+class _LibraryDefault(click.Option):
+    """An option whose default is the library's, ``defaults()[library_key]``, shown in --help.
+
+    ``defaults`` is :func:`_library_defaults` unless given, ``library_key`` the option's parameter
+    name unless given. The default is read only when the command runs or shows its help, so
+    ``atlascope --help`` does not import the library.
     """
 
-    def __init__(self, *args: Any, library_key: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        library_key: str | None = None,
+        defaults: Callable[[], Mapping[str, Any]] = _library_defaults,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("show_default", True)
         super().__init__(*args, **kwargs)
         self.library_key = library_key or self.name
+        self.defaults = defaults
 
     def get_default(self, ctx: click.Context, call: bool = True) -> Any:
-        return _library_defaults()[self.library_key]
+        return self.defaults()[self.library_key]
 
 
 def _quiet(quiet: bool) -> contextlib.AbstractContextManager:
@@ -358,17 +383,17 @@ def _parse_coords(texts: tuple[str, ...]) -> tuple[list[list[float]], list[float
     "map_spec",
     default=None,
     help="Instead of labels: assign the coordinates to this parcellation's statistical map "
-    "(map value, correlation and containment per region, as characterize does for peaks).",
+    "(map value, correlation, containedness per region, as characterize does for peaks).",
 )
-@click.option("--space", default="mni152", show_default=True, help="Space of the coordinates.")
+@click.option("--space", cls=_LibraryDefault, defaults=_assign_defaults, help="Space of the coordinates.")
 @click.option(
     "--labelled", is_flag=True, help="With --map: use the labelled map instead of the statistical one."
 )
 @click.option(
     "--threshold",
+    cls=_LibraryDefault,
+    defaults=_assign_defaults,
     type=float,
-    default=0.0,
-    show_default=True,
     help="With --map: lower threshold of map values.",
 )
 @click.option("--tsv", is_flag=True, help="Print tab-separated values.")
@@ -382,11 +407,12 @@ def assign(
     tsv: bool,
 ) -> None:
     """Label coordinates in every atlas (one row per coordinate and atlas), or assign them to one map."""
+    # labelling (nibabel, scipy) and locations: loaded when the command runs, not at start-up
+    from .labelling import COORDINATE_COLUMNS, coordinate_rows, resolve_atlases
+    from .locations import PointCloud
+
     xyz, sigmas = _parse_coords(coords)
     if map_spec is None:
-        # labelling imports nibabel and scipy: loaded when the command runs, not at start-up
-        from .labelling import COORDINATE_COLUMNS, coordinate_rows, resolve_atlases
-
         points = PointCloud(xyz, space)  # validates the coordinates and the space
         rows = coordinate_rows(points.coordinates, resolve_atlases(list(atlas_names) or "all", space))
         click.echo(_plain_table(COORDINATE_COLUMNS, rows, tsv), nl=False)
