@@ -6,7 +6,8 @@ Sub-commands: ``characterize``, ``assign``, ``atlases``, ``report``, ``batch``, 
 
 Each command is a thin adapter: it parses options, calls the library and prints. Option defaults
 are the library's own (:class:`atlascope.workflow.Parameters`, ``DEFAULT_MAP``, the defaults of
-``characterize`` and ``write_outputs``), read when a command runs or shows its help. The modules
+``characterize``, ``write_outputs`` and ``Map.assign``), read when a command runs or shows its help
+(:class:`_LibraryDefault`). The modules
 a command needs beyond ``import atlascope`` load inside it, so ``atlascope --help`` and
 ``--version`` answer without pandas or nibabel (tests/test_startup.py).
 """
