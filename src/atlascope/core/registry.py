@@ -3,10 +3,11 @@
 Configuration sources (the builtin offline pack, a siibra-configurations folder, ...) register
 *loaders*; a loader runs the first time anything is looked up, so importing atlascope reads no file.
 
-The process-wide :data:`REGISTRY` holds atlascope's mutable state (the disk cache aside). Nothing
-below it imports it: a parcellation learns its registry when it is added
-(:meth:`Registry.add_parcellation`), and locations resolve space specs and remember identity
-warnings through the registry handed to :func:`atlascope.locations.spaces.use_registry` here.
+The process-wide :data:`REGISTRY` holds what atlascope knows (spaces, parcellations, maps,
+features, and which MNI152-identity warnings were already given). Nothing below it imports it: a
+parcellation learns its registry when it is added (:meth:`Registry.add_parcellation`), and locations
+resolve space specs through the registry handed to :func:`atlascope.locations.spaces.use_registry`
+at the end of this module.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ class MaxProbabilityProvider(Provider):
         return f"maximum probability (threshold {self.threshold:g}) of {self.src.source}"
 
     def _cache_path(self) -> Path:
+        # retrieval imports urllib, http and ssl (~20 ms): only when the cache is used
         from ..retrieval.cache import cache_dir
 
         key = short_digest(self.identity)
@@ -83,6 +84,7 @@ class MaxProbabilityProvider(Provider):
         cached = self._load_cached(target)
         if cached is not None:
             return cached
+        # retrieval imports urllib, http and ssl (~20 ms): only when the cache is used
         from ..retrieval.cache import atomic_write, file_lock
 
         target.parent.mkdir(parents=True, exist_ok=True)

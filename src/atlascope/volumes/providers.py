@@ -384,6 +384,7 @@ class NiftiProvider(Provider):
     def local_path(self) -> str:
         """Path of the file on disk (downloading it into the cache first for URLs)."""
         if _is_url(self._source):
+            # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
             from ..retrieval import fetch
 
             return str(fetch(self._source, kind="nifti"))
@@ -431,6 +432,7 @@ class ZipNiftiProvider(Provider):
         return f"{self.url}#{self.member}"
 
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
+        # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
         from ..retrieval import zip_member_path
 
         path = zip_member_path(self.url, self.member)
