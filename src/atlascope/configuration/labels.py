@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from types import MappingProxyType
 
 from ..errors import ConfigurationError
 
@@ -13,7 +14,9 @@ __all__ = ["parse_label", "read_label_csv"]
 _TRAILING = re.compile(r"^(?P<area>.+?)[_\-](?P<h>L|R|lh|rh)$")
 _LEADING = re.compile(r"^(?P<h>Left|Right|lh|rh)[_\-](?P<area>.+)$", re.IGNORECASE)
 _CTX = re.compile(r"^(?P<pre>ctx|wm)[_\-](?P<h>lh|rh)[_\-](?P<area>.+)$", re.IGNORECASE)
-_HEMI = {"l": "left", "r": "right", "lh": "left", "rh": "right", "left": "left", "right": "right"}
+_HEMI = MappingProxyType(
+    {"l": "left", "r": "right", "lh": "left", "rh": "right", "left": "left", "right": "right"}
+)
 
 
 def parse_label(raw: str) -> tuple[str, str | None]:

@@ -42,6 +42,7 @@ TABLE_ERRORS = (InvalidInputError, pd.errors.ParserError, pd.errors.EmptyDataErr
 #: documented correspondence relates to the queried one (it is not the same area).
 QUALIFICATIONS = ("exact", "contains", "contained", "overlaps", "homologous area")
 
+#: The registry of Feature classes by name, filled as subclasses are defined (see ``__init_subclass__``).
 _TYPES: dict[str, type[Feature]] = {}
 
 
