@@ -61,7 +61,7 @@ def __dir__() -> list[str]:
 
 
 def _load_builtin(registry) -> None:
-    from .configuration.builtin import load_builtin
+    from .configuration.builtin import load_builtin  # at the first lookup: maps, volumes, nibabel
 
     load_builtin(registry)
 
@@ -70,7 +70,7 @@ REGISTRY.add_loader("builtin", _load_builtin)
 
 
 def _load_environment(registry) -> None:
-    from .configuration.sources import load_from_environment
+    from .configuration.sources import load_from_environment  # at the first lookup, as the pack
 
     load_from_environment(registry)
 
