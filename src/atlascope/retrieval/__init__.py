@@ -30,6 +30,11 @@ Environment variables (all read at call time, never at import)
 ``ATLASCOPE_LOCK_TIMEOUT``
     Seconds to wait for another process downloading the same file (default 600).
 
+Modules, each importing only those before it (and :mod:`atlascope.files`,
+:mod:`atlascope.settings`), never this package: ``validate`` (content checks), ``http`` (one
+attempt), ``mirror`` (where a URL lives in a mirror), ``cache`` (entry names, locks, pruning),
+``fetching`` (``fetch``), ``zipfiles`` and ``mirror_build`` (building and verifying mirrors).
+
 Importing this package opens no socket, reads no large file and creates no folder; ``requests``,
 ``filelock``, ``nibabel`` and ``tqdm`` are imported when first needed.
 """

@@ -1,4 +1,4 @@
-"""The disk cache: where it lives, how files enter it atomically, per-file locks, and LRU pruning.
+"""The disk cache: where it lives, its entry names, per-file locks, and LRU pruning.
 
 Layout (all below :func:`cache_dir`)::
 
@@ -17,9 +17,12 @@ or empty folder, never into a foreign one.
 Files are created with mode ``0666`` minus the umask (as ``open`` does), so a group may share one
 cache (``umask 002`` and a group-owned folder).
 
-A file enters the cache only through :func:`commit`: it is written to a temporary file in the same
-folder, validated, flushed to disk (``fsync``) and renamed over the final name with
-:func:`os.replace`, so that a reader sees either no file or the whole file. The last access time
+A file enters the cache only through :func:`atlascope.files.commit` (or
+:func:`atlascope.files.atomic_write`): it is written to a temporary file in the same folder,
+validated, flushed to disk (``fsync``) and renamed over the final name with :func:`os.replace`, so
+that a reader sees either no file or the whole file. Those file-safety helpers live in
+:mod:`atlascope.files` and are re-exported here for existing callers; ``parse_size`` and
+``env_seconds`` live in :mod:`atlascope.settings`. The last access time
 of an entry is recorded by touching its modification time on every cache hit (:func:`touch`),
 because access times are often disabled on the file system.
 """

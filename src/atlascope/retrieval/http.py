@@ -19,9 +19,9 @@ The module constants below are read at call time; tests may monkeypatch them (e.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -75,10 +75,6 @@ PROGRESS_MIN_BYTES = 5 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 #: Default total seconds one download of one source may take, retries included (``ATLASCOPE_DEADLINE``).
 DEADLINE = 1800.0
-
-_session: requests.Session | None = None
-_session_pid: int | None = None
-_session_lock = threading.Lock()
 
 
 class TransientHTTPError(Exception):
@@ -192,19 +188,21 @@ def get_session() -> requests.Session:
     The session keeps connections alive between downloads; urllib3's own retries are switched off
     because :mod:`atlascope.retrieval.fetching` retries with backoff and content validation.
     """
-    global _session, _session_pid
-    with _session_lock:
-        if _session is None or _session_pid != os.getpid():
-            import requests
-            from requests.adapters import HTTPAdapter
+    return _session_of(os.getpid())
 
-            s = requests.Session()
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
-            s.mount("http://", adapter)
-            s.mount("https://", adapter)
-            s.headers["User-Agent"] = _user_agent()
-            _session, _session_pid = s, os.getpid()
-        return _session
+
+@functools.lru_cache(maxsize=1)
+def _session_of(pid: int) -> requests.Session:
+    """The session of process ``pid`` (a forked child gets its own: sockets are not shared)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    s = requests.Session()
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
+    s.mount("http://", adapter)
+    s.mount("https://", adapter)
+    s.headers["User-Agent"] = _user_agent()
+    return s
 
 
 def timeouts() -> tuple[float, float]:

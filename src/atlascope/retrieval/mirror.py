@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import InvalidInputError
@@ -64,7 +65,8 @@ __all__ = [
 #: Name of the manifest file at a mirror's root.
 MANIFEST = "manifest.json"
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Ports that are not written into a host folder name.
+_DEFAULT_PORTS = MappingProxyType({"http": 80, "https": 443})
 
 
 def offline() -> bool:
