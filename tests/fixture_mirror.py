@@ -12,10 +12,17 @@
   - the DiFuMo-64 4D NIfTI (64 blobs, each at the centre of one Jülich-Brain region);
   - the Jülich-Brain 3.0.3 labelled volume (label of the most probable blob, p >= 0.2);
   - the BigBrain template as a neuroglancer precomputed volume (``info``, ``transform.json``,
-    two scales of gzip-compressed raw chunks).
+    two scales of gzip-compressed raw chunks);
+  - with ``julich29=True`` also Julich-Brain 2.9 in MNI152 2009c: one probability NIfTI per region
+    on a 1 mm grid that covers only a 46 mm cube around the point of siibra's coordinate-assignment
+    example (``JBA29_STAT_GRID``: an uncertain point of sigma 3 mm needs 1 mm voxels, and 296
+    full-brain 1 mm maps would take minutes to write and index); blobs as above, the regions of
+    ``JBA29_PLACES`` centred on a given point instead; and the labelled volume as its two
+    hemisphere fragments on the 4 mm grid (label of the most probable blob of that hemisphere,
+    p >= 0.2).
 
-Every image is on one coarse 4 mm grid of MNI152 (49 x 58 x 49 voxels) to keep the session quick.
-None of these voxels is real atlas data.
+Every other image is on one coarse 4 mm grid of MNI152 (49 x 58 x 49 voxels) to keep the session
+quick. None of these voxels is real atlas data.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ JBA_STAT = "maps/mni152-jba30_157regions-continuous.json"
 JBA_LABELLED = "maps/mni152-jba30-labelled.json"
 DIFUMO = "maps/mni152-difumo64-continuous.json"
 BIGBRAIN = "spaces/bigbrain_2015.json"
+JBA29_STAT = "maps/mni152-jba29-continuous.json"
+JBA29_LABELLED = "maps/mni152-jba29-labelled.json"
 
 SHAPE = (49, 58, 49)
 AFFINE = np.array([[4.0, 0, 0, -96], [0, 4.0, 0, -132], [0, 0, 4.0, -78], [0, 0, 0, 1]])
@@ -50,6 +59,14 @@ DIFUMO_PLACES = {
     31: "Area hOc2 (V2, 18) - right hemisphere",
     30: "Area Fp1 (FPole) - left hemisphere",
 }
+
+#: Julich-Brain 2.9 stand-ins centred on a given point (mm) rather than on their bounding box: the
+#: point siibra's coordinate-assignment example says lies in PostCG of the right hemisphere.
+JBA29_PLACES = {
+    "Area 3b (PostCG) - right hemisphere": (27.75, -32.0, 63.725),
+}
+#: (shape, affine) of the Julich-Brain 2.9 probability maps: 1 mm, x 5..50, y -55..-10, z 41..86 mm.
+JBA29_STAT_GRID = ((46, 46, 46), np.array([[1.0, 0, 0, 5], [0, 1.0, 0, -55], [0, 0, 1.0, 41], [0, 0, 0, 1]]))
 
 
 @dataclass
@@ -71,19 +88,25 @@ def _write(root: Path, url: str, data: bytes) -> Path:
     return dest
 
 
-def _nifti_gz(arr: np.ndarray) -> bytes:
-    img = nib.Nifti1Image(arr.astype(np.float32), AFFINE)
+def _nifti_gz(arr: np.ndarray, affine: np.ndarray = AFFINE) -> bytes:
+    img = nib.Nifti1Image(arr.astype(np.float32), affine)
     img.header.set_xyzt_units("mm")
     return gzip.compress(img.to_bytes(), compresslevel=1)
 
 
-def _axes() -> list[np.ndarray]:
-    return [AFFINE[a, a] * np.arange(SHAPE[a]) + AFFINE[a, 3] for a in range(3)]
+def _axes(shape: tuple[int, int, int] = SHAPE, affine: np.ndarray = AFFINE) -> list[np.ndarray]:
+    return [affine[a, a] * np.arange(shape[a]) + affine[a, 3] for a in range(3)]
 
 
-def blob(center_mm: np.ndarray, sigma_mm: np.ndarray, peak: float = 0.9) -> np.ndarray:
-    """A separable Gaussian (x, y, z) on the fixture grid, zero where below 2 % of the peak."""
-    g = [np.exp(-0.5 * ((ax - c) / s) ** 2) for ax, c, s in zip(_axes(), center_mm, sigma_mm)]
+def blob(
+    center_mm: np.ndarray,
+    sigma_mm: np.ndarray,
+    peak: float = 0.9,
+    grid: tuple[tuple[int, int, int], np.ndarray] = (SHAPE, AFFINE),
+) -> np.ndarray:
+    """A separable Gaussian (x, y, z) on ``grid`` (default: the 4 mm fixture grid), zero where below
+    2 % of the peak."""
+    g = [np.exp(-0.5 * ((ax - c) / s) ** 2) for ax, c, s in zip(_axes(*grid), center_mm, sigma_mm)]
     arr = peak * g[0][:, None, None] * g[1][None, :, None] * g[2][None, None, :]
     arr[arr < 0.02 * peak] = 0
     return arr.astype(np.float32)
@@ -94,7 +117,42 @@ def _bbox(vol: dict) -> np.ndarray | None:
     return None if bb is None else np.asarray(bb, float)
 
 
-def build_fixture_mirror(catalogue_src: Path, out: Path) -> FixtureMirror:
+def _labelled_fragments(mirror: Path, spec: dict, blobs: dict[str, np.ndarray]) -> None:
+    """Write each fragment of a labelled map: the label of its strongest blob where p >= 0.2."""
+    providers = spec["volumes"][0]["providers"]["nii"]
+    for fragment, url in providers.items():
+        best = np.zeros(SHAPE, np.float32)
+        labels = np.zeros(SHAPE, np.int16)
+        for name, entries in spec["indices"].items():
+            entry = entries[0]
+            if entry.get("fragment") != fragment or name not in blobs:
+                continue
+            arr = blobs[name]
+            better = (arr > best) & (arr >= 0.2)
+            best[better] = arr[better]
+            labels[better] = entry["label"]
+        img = nib.Nifti1Image(labels, AFFINE)
+        _write(mirror, url, gzip.compress(img.to_bytes(), compresslevel=1))
+
+
+def _julich29(mirror: Path, catalogue: Path) -> None:
+    """Julich-Brain 2.9 in MNI152: probability maps per region and the two labelled fragments."""
+    stat = json.loads((catalogue / JBA29_STAT).read_text())
+    names_by_vol = {e[0]["volume"]: n for n, e in stat["indices"].items()}
+    blobs = {}
+    for j, vol in enumerate(stat["volumes"]):
+        bb = _bbox(vol)
+        name = names_by_vol[j]
+        center = bb.mean(0) if bb is not None else np.zeros(3)
+        center = np.asarray(JBA29_PLACES.get(name, center), float)
+        sigma = np.maximum((bb[1] - bb[0]) / 5 if bb is not None else np.full(3, 6.0), 4.0)
+        blobs[name] = blob(center, sigma)
+        fine = blob(center, sigma, grid=JBA29_STAT_GRID)
+        _write(mirror, vol["providers"]["nii"], _nifti_gz(fine, JBA29_STAT_GRID[1]))
+    _labelled_fragments(mirror, json.loads((catalogue / JBA29_LABELLED).read_text()), blobs)
+
+
+def build_fixture_mirror(catalogue_src: Path, out: Path, julich29: bool = False) -> FixtureMirror:
     """Build the stand-in mirror below ``out`` (see the module documentation)."""
     out = Path(out)
     mirror = out / "mirror"
@@ -152,6 +210,8 @@ def build_fixture_mirror(catalogue_src: Path, out: Path) -> FixtureMirror:
     bb = json.loads((catalogue / BIGBRAIN).read_text())
     ng = bb["volumes"][0]["providers"]["neuroglancer/precomputed"]
     precomputed_volume(mirror, ng)
+    if julich29:
+        _julich29(mirror, catalogue)
     return FixtureMirror(out, mirror, catalogue, ARCHIVE_URL, centroids, ng)
 
 
