@@ -15,6 +15,7 @@ The builders by ``@type`` and the announced families are this module's only stat
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ Builder = Callable[[dict, "BuildContext"], Any]
 _BUILDERS: dict[str, Builder] = {}
 #: ``@type`` prefix -> what registers the builders of that family (run once, at the first such type).
 _FAMILIES: dict[str, Callable[[], object]] = {}
+#: Held while a family registers, so that a concurrent lookup waits for its builders.
+_FAMILY_LOCK = threading.RLock()
 
 
 class Unsupported(Exception):
@@ -78,10 +81,11 @@ def builder_for(type_: str) -> Builder | None:
     """The builder of ``type_`` (registering its announced family first), or None when there is none."""
     fn = _BUILDERS.get(type_)
     if fn is None:
-        pending = [p for p in _FAMILIES if type_.startswith(p)]
-        for register in dict.fromkeys(_FAMILIES.pop(p) for p in pending):
-            register()
-        fn = _BUILDERS.get(type_)
+        with _FAMILY_LOCK:
+            pending = [p for p in _FAMILIES if type_.startswith(p)]
+            for register in dict.fromkeys(_FAMILIES.pop(p) for p in pending):
+                register()
+            fn = _BUILDERS.get(type_)
     return fn
 
 

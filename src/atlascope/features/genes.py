@@ -12,9 +12,11 @@ The query follows the Allen Brain Atlas RMA API (``api/v2/data/query.json``):
    expression levels and z-scores of every sample, with each sample's MRI voxel position.
 
 Samples are kept, as siibra does, when their MNI152 position rounded to 0.01 mm falls into the
-region's labelled map (else its probability map above ``threshold``) or inside the ROI volume. Answers are cached like every download (through
-:func:`atlascope.retrieval.fetch`); when the service does not answer (HTTP 5xx, refused
-connection...), :class:`~atlascope.errors.ServiceUnavailableError` names the service and the URL.
+region's labelled map (else its probability map above ``threshold``) or inside the ROI volume.
+Answers are cached like every download (through :func:`atlascope.retrieval.fetch`); when the
+service does not answer, :class:`~atlascope.errors.ServiceUnavailableError` names the service and
+the URL: at once when its host cannot be reached (offline: DNS failure, refused connection), after
+the download retries for server faults (HTTP 5xx, 429).
 
 ``ATLASCOPE_ALLEN_API`` (read at every call) replaces the base URL ``https://api.brain-map.org/api/v2``.
 """
