@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from atlascope.cli import main
 from atlascope.errors import InvalidInputError, RetrievalError
+from atlascope.files import fit_name
 from atlascope.retrieval import build_mirror, fetch_json, mirror_relpath, zip_member, zip_member_path
-from atlascope.retrieval.cache import fit_name
 from atlascope.retrieval.mirror import mirror_file, mirror_url
 from httpserver import json_bytes, zip_bytes
 
