@@ -30,7 +30,6 @@ __all__ = [
     "register_type_family",
     "builder_for",
     "build",
-    "known_types",
     "Unsupported",
 ]
 
@@ -87,11 +86,6 @@ def builder_for(type_: str) -> Builder | None:
                 register()
             fn = _BUILDERS.get(type_)
     return fn
-
-
-def known_types() -> list[str]:
-    """Every ``@type`` a builder is registered for (families not yet registered excluded)."""
-    return sorted(_BUILDERS)
 
 
 def build(spec: dict, ctx: BuildContext) -> Any:
