@@ -18,6 +18,10 @@ Two parts.
    - ``05_anatomical_assignment/001``: the last cell passes a Region as a plot title, which
      nilearn >= 0.11 refuses with ``TypeError`` for siibra's Region as well (checked with siibra
      1.0.1a25 and nilearn 0.14.1);
+   - ``05_anatomical_assignment/002``: ``view_img(..., colorbar="south")`` raises ``TypeError`` in
+     nilearn >= 0.11 and ``query('Correlation >= 0.35')`` raises pandas' ``UndefinedVariableError``
+     (siibra 1.0.1a25's column is ``correlation``), both as under siibra; the cells before the
+     error (DiFuMo ``fetch(region=...)``, ``assign(img)``) run;
    - ``01_atlases_and_parcellations/005``: ``props.components[0]`` raises ``AttributeError`` in
      siibra 1.0.1a25 too (``spatial_props`` returns a list there); the example starts with
      ``siibra.atlases``, which atlascope lacks (expected failure until it exists);
@@ -99,6 +103,10 @@ GALLERY = (
             ),
             "assign(point_uncertain)": "assert len(assignments.query('`input containedness` >= 0.5'))",
         },
+    ),
+    Example(
+        "05_anatomical_assignment/002_activation_maps.py",
+        must_raise={'colorbar="south"': "TypeError", "query('Correlation": "UndefinedVariableError"},
     ),
     Example(
         "01_atlases_and_parcellations/005_brain_region_spatialprops.py",
