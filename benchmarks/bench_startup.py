@@ -316,11 +316,15 @@ def _install_one(tree: Path, extra: str, prefix: str, tag: str) -> dict:
     venv, cache = Path(f"{prefix}venv-{tag}"), Path(f"{prefix}pipcache-{tag}")
     for path in (venv, cache):
         shutil.rmtree(path, ignore_errors=True)
-    _run([sys.executable, "-m", "venv", str(venv)])
+    # a new user's environment: no PYTHONPATH, bytecode written where it belongs (inside the venv)
+    drop = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(PIP_CACHE_DIR=str(cache), PIP_DISABLE_PIP_VERSION_CHECK="1")
+    _run([sys.executable, "-m", "venv", str(venv)], env=env)
     python = str(venv / "bin" / "python")
-    env = {**os.environ, "PIP_CACHE_DIR": str(cache), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("PYTHONPATH", None)
-    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])[1].strip())
+    site = Path(
+        _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env=env)[1].strip()
+    )
     base = _du_mib(site)
     load0 = os.getloadavg()[0]
     wall, _out, cpu = _run([python, "-m", "pip", "install", "-q", f"{tree}{extra}"], env=env, timeout=3600)
