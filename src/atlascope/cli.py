@@ -29,6 +29,7 @@ import click
 from . import get_map, list_maps, parcellations, spaces
 from .commons import QUIET
 from .errors import AtlascopeError, InvalidInputError
+from .locations import PointCloud
 from .settings import format_size
 
 __all__ = ["main"]
@@ -408,9 +409,8 @@ def assign(
     tsv: bool,
 ) -> None:
     """Label coordinates in every atlas (one row per coordinate and atlas), or assign them to one map."""
-    # labelling (nibabel, scipy) and locations: loaded when the command runs, not at start-up
+    # labelling imports nibabel and scipy: loaded when the command runs, not at start-up
     from .labelling import COORDINATE_COLUMNS, coordinate_rows, resolve_atlases
-    from .locations import PointCloud
 
     xyz, sigmas = _parse_coords(coords)
     if map_spec is None:
