@@ -1,8 +1,10 @@
 """The main job: characterise an activation map (or coordinates) with a probabilistic map.
 
-``characterize`` runs SPEC sections 3-4 in order — sample the input, cluster the samples, turn
-each cluster into a kernel-density map, find the input's peaks, and assign peaks and clusters to
-the map's regions — and returns every intermediate result in one :class:`Characterization`.
+``characterize`` runs one of two methods and returns every intermediate result in one
+:class:`Characterization`: ``statmap`` thresholds a signed statistical map into a cluster table whose
+peaks and clusters are labelled in every atlas and assigned to the map's regions; ``sampling`` draws
+samples from a non-negative map, clusters them (HDBSCAN), turns each cluster into a kernel-density
+map, finds the input's peaks, and assigns peaks and clusters to the map's regions.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import pandas as pd
 from .affines import nearest_voxel
 from .analysis.peaks import find_peaks
 from .commons import logger
+from .configuration.package_data import package_file
 from .core.registry import REGISTRY
 from .errors import InvalidInputError
+from .labelling import cluster_table
 from .locations.point import PointCloud
 from .maps.map import Map
 from .volumes.builders import from_nifti, from_pointcloud
+from .volumes.validation import validated_image
 from .volumes.volume import Volume
 
 __all__ = ["Parameters", "Characterization", "characterize", "choose_method", "example_image_path", "resolve_map"]
@@ -60,7 +65,7 @@ class Characterization:
     input : Volume
         The validated input.
     map : Map
-        The statistical map used for the SPEC section 4 assignments.
+        The statistical (probabilistic) map whose regions the peaks and clusters are assigned to.
     samples : PointCloud or None
         Drawn samples with cluster labels (sampling method; None for ``method="statmap"``).
     peaks : PointCloud
@@ -110,22 +115,9 @@ class Characterization:
     atlases: list = field(default_factory=list)
     peak_values: np.ndarray | None = None
 
-    def top_regions(self, n: int = 5) -> pd.DataFrame:
-        """Best-correlated cluster assignments with correlation >= ``parameters.min_correlation``, up to ``n``.
-
-        The summary view; ``cluster_assignments`` keeps every row.
-        """
-        df = self.cluster_assignments
-        if not len(df) or "correlation" not in df:
-            return df.head(0)
-        df = df[df["correlation"] >= self.parameters.min_correlation]
-        return df.sort_values("correlation", ascending=False).head(n)
-
 
 def example_image_path() -> str:
     """Path of nilearn's bundled NeuroVault image (image_10426, a 3 mm t-map in MNI152 space)."""
-    from .configuration.package_data import package_file
-
     return str(package_file("nilearn", "datasets", "data", "image_10426.nii.gz"))
 
 
@@ -171,14 +163,16 @@ def characterize(
     space : str
         Space of the image, default ``"mni152"``.
     map : Map or str, optional
-        Statistical map for the SPEC section 4 assignments (default: the Juelich histological atlas).
+        Statistical map whose regions the peaks and clusters are assigned to (default: the Juelich
+        histological atlas).
     parameters : Parameters, optional
         Sampling, clustering and assignment parameters.
     name : str
         Display name of the input.
     method : {"auto", "statmap", "sampling"}
         ``statmap``: thresholded cluster table (nilearn's rows) labelled in every atlas;
-        ``sampling``: SPEC section 3 (samples, HDBSCAN, kernel densities); ``auto``: sampling for
+        ``sampling``: samples drawn from the map, clustered with HDBSCAN, one kernel-density map per
+        cluster; ``auto``: sampling for
         non-negative maps, statmap for signed ones.
     threshold : float, optional
         Cluster-forming threshold (statmap: default 3.1; sampling: only values above it, and with
@@ -194,9 +188,6 @@ def characterize(
     -------
     Characterization
     """
-    from .labelling import cluster_table
-    from .volumes.validation import validated_image
-
     p = parameters or Parameters()
     timings: dict[str, float] = {}
 
@@ -268,7 +259,7 @@ def tick_into(timings: dict[str, float], step: str, t0: float) -> float:
 
 
 def _sampling(vol, img, arr, pmap, p, threshold, two_sided, timings, t) -> Characterization:
-    """SPEC section 3 on the positive part (and, two-sided, the negative part separately)."""
+    """Sample, cluster and assign the positive part (and, two-sided, the negative part separately)."""
     thr = 0.0 if threshold is None else float(threshold)
     signed = bool(np.any(arr < 0))
     parts = [(1, np.where(arr > thr, arr, 0))]

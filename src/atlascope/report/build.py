@@ -30,12 +30,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..affines import voxel_to_mm
 from ..commons import logger, progress
-from .figures import FigureContext, plot_cluster_slices, plot_clusters, plot_input, write_viewer
+from ..workflow import Characterization
+from .figures import FigureContext, plot_cluster_slices
 from .folder import (
     CLUSTERS_NII,
     CLUSTERS_PNG,
@@ -47,13 +49,13 @@ from .folder import (
     cluster_png,
     staged_folder,
 )
+from .glass import GlassBrains, plot_clusters, plot_input
 from .html import build_report
 from .panels import FEATURE_TYPES, feature_panels
 from .provenance import collect_metadata, shown_region_objects
 from .tables import best_regions, result_tables, shown_regions, summary_rows, write_tables
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..workflow import Characterization
+from .template import load_template
+from .viewer import write_viewer
 
 __all__ = ["write_outputs", "build_report", "cluster_figures", "draw_figures"]
 
@@ -95,7 +97,7 @@ def cluster_figures(
         if top <= 0:
             continue
         peak_ijk = np.unravel_index(int(np.nanargmax(dens)), dens.shape)
-        peak = (img.affine @ np.r_[np.asarray(peak_ijk, float), 1.0])[:3]
+        peak = voxel_to_mm(np.asarray(peak_ijk, float), img.affine)
         name = cluster_png(c)
         plot_cluster_slices(
             ctx,
@@ -129,10 +131,12 @@ def draw_figures(
     label_maps = getattr(result, "label_maps", None)
     figures: dict[str, Any] = {"input": "", "clusters": "", "cluster_slices": []}
     has_viewer = False
+    tpl = load_template()
+    glass = GlassBrains(tpl)
     steps = ["input", "clusters", "slices", *(["viewer"] if viewer else [])]
     for step in progress(steps, desc="figures", unit="figure"):
         if step == "input":
-            figures["input"] = plot_input(img, out / INPUT_PNG, title=label).name
+            figures["input"] = plot_input(img, out / INPUT_PNG, glass, title=label).name
         elif step == "clusters":
             s = tables.get("samples")
             df = tables["clusters"]
@@ -146,15 +150,21 @@ def draw_figures(
                 None if s is None else s["label"].to_numpy(),
                 colors,
                 out / CLUSTERS_PNG,
+                glass,
                 title=f"{n} clusters",
                 label_image=label_maps,
+                input_image=img,
             )
             figures["clusters"] = CLUSTERS_PNG
+            glass.close()
         elif step == "slices":
-            ctx = FigureContext(img)
-            figures["cluster_slices"] = cluster_figures(result, tables, out, ctx, max_cluster_figures)
+            ctx = FigureContext(img, tpl)
+            try:
+                figures["cluster_slices"] = cluster_figures(result, tables, out, ctx, max_cluster_figures)
+            finally:
+                ctx.close()
         else:
-            has_viewer = write_viewer(img, out / VIEWER_HTML, title=label) is not None
+            has_viewer = write_viewer(img, out / VIEWER_HTML, tpl, title=label) is not None
     return figures, has_viewer
 
 

@@ -1,177 +1,169 @@
-"""The report's figures: glass brains of the input and of the clusters, orthogonal slices per cluster.
+"""The report's figure basics and the orthogonal slices through each cluster.
 
-All figures are saved at :data:`DPI`; every colour bar names its quantity. The slices of the clusters
-share one :class:`FigureContext` (background template and input read once), and sample only the three
-planes they show (nearest neighbour), so no volume is resampled as a whole and no figure is drawn twice.
+All figures are saved at :data:`DPI` with :data:`PNG_OPTIONS`; every colour bar names its quantity.
+The slices of the clusters share one :class:`FigureContext`: the background template and the input
+are read once, and one matplotlib figure is drawn for the first cluster and then updated for the
+others (new pixels, titles and marks), so the axes, colour bar and fonts are laid out once. Each panel
+is one RGB image composed with numpy — template in grey, the input above its threshold in colour, the
+cluster's outline in its colour — from the three planes through the peak, sampled with nearest
+neighbour at 1 mm; no volume is resampled as a whole.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from ..commons import logger
+from ..affines import nearest_voxel
+from .template import Template
 
-__all__ = [
-    "DPI",
-    "FigureContext",
-    "plot_input",
-    "plot_clusters",
-    "plot_cluster_slices",
-    "write_viewer",
-    "save_figure",
-]
+__all__ = ["DPI", "PNG_OPTIONS", "FigureContext", "plot_cluster_slices", "save_figure", "threshold_of"]
 
 #: Resolution of every PNG of the report (dots per inch).
 DPI = 150
 
 #: PNG writer options: fast zlib level (the files are embedded once; encoding time dominates).
-PNG_OPTIONS = {"pil_kwargs": {"compress_level": 1}}
+PNG_OPTIONS = MappingProxyType({"pil_kwargs": MappingProxyType({"compress_level": 1})})
 
 #: Bounding box of the slice figures (MNI mm): x, y, z ranges.
 _BOX = ((-90.0, 90.0), (-126.0, 90.0), (-72.0, 108.0))
 _STEP_MM = 1.0
+_PLANES = ("sagittal x", "coronal y", "axial z")
 
 
-@contextlib.contextmanager
-def _nilearn_quiet():
-    """Hide a harmless numpy warning nilearn's glass brains raise on masked arrays."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*'partition' will ignore the 'mask'", category=UserWarning)
-        yield
-
-
-def save_figure(display_or_fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure or nilearn display at :data:`DPI` on white, then close it."""
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a matplotlib figure at :data:`DPI` on white, then close it."""
     import matplotlib.pyplot as plt
 
-    fig = getattr(display_or_fig, "frame_axes", None)
-    fig = fig.figure if fig is not None else display_or_fig
-    with _nilearn_quiet():
-        fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
-    if hasattr(display_or_fig, "close"):
-        display_or_fig.close()
+    fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
     plt.close(fig)
     return path
 
 
-def _label_colorbar(display: Any, label: str) -> None:
-    cbar = getattr(display, "_cbar", None)
-    if cbar is not None:
-        cbar.set_label(label, fontsize=8)
-
-
-def _threshold(data: np.ndarray, percentile: float) -> float | None:
+def threshold_of(data: np.ndarray, percentile: float) -> float | None:
+    """The ``percentile`` of the finite non-zero magnitudes of ``data`` (None if there are none)."""
     nz = np.abs(data[np.isfinite(data) & (data != 0)])
     return float(np.percentile(nz, percentile)) if nz.size else None
 
 
-def plot_input(img: Any, path: Path, title: str = "", quantity: str = "input value (t or z)") -> Path:
-    """Glass brain of the input image (positive and negative values) with a labelled colour bar."""
-    from nilearn import plotting
-
-    data = np.asanyarray(img.dataobj)
-    plot_abs = bool(np.all(data >= 0))
-    with _nilearn_quiet():
-        d = plotting.plot_glass_brain(
-            img,
-            display_mode="lyrz",
-            colorbar=True,
-            plot_abs=plot_abs,
-            threshold=_threshold(data, 75),
-            title=title or None,
-            cmap="cold_hot" if not plot_abs else "hot",
-        )
-    _label_colorbar(d, quantity)
-    return save_figure(d, path)
+def _grid(axis: int) -> np.ndarray:
+    return np.arange(_BOX[axis][0], _BOX[axis][1] + _STEP_MM, _STEP_MM)
 
 
-def plot_clusters(
-    coords: np.ndarray | None,
-    labels: np.ndarray | None,
-    colors: dict[int, str],
-    path: Path,
-    title: str = "clusters",
-    label_image: Any = None,
-) -> Path:
-    """All clusters over one glass brain.
-
-    With ``label_image`` (statistical-map method: +id positive, −id negative clusters) the image is
-    drawn with a colour bar of the cluster id; otherwise the samples of each cluster are drawn in its
-    colour. Noise samples (label −1) are never drawn.
-    """
-    from nilearn import plotting
-
-    if label_image is not None:
-        with _nilearn_quiet():
-            d = plotting.plot_glass_brain(
-                label_image, display_mode="lyrz", colorbar=True, plot_abs=False, cmap="tab20", title=title,
-                threshold=0.5,
-            )
-        _label_colorbar(d, "cluster id (− = negative)")
-        return save_figure(d, path)
-    d = plotting.plot_glass_brain(None, display_mode="lyrz", title=title)
-    if coords is not None and labels is not None:
-        labels = np.asarray(labels, int)
-        sel = labels >= 0
-        if sel.any():
-            d.add_markers(
-                np.asarray(coords)[sel],
-                marker_color=[colors.get(int(v), "#808080") for v in labels[sel]],
-                marker_size=4,
-            )
-    return save_figure(d, path)
+def _edge(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` (2D bool) with a 4-neighbour outside it: the outline."""
+    p = np.pad(mask, 1)
+    inner = p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    return mask & ~inner
 
 
 class FigureContext:
-    """What the slice figures share: the background template and the input, each read once.
+    """What the slice figures share: the background template, the input, and the figure itself.
 
     Parameters
     ----------
     img : nibabel.Nifti1Image
         The input (any grid; sampled with nearest neighbour).
-    background : nibabel.Nifti1Image, optional
-        Anatomical background (default: nilearn's MNI152 template).
+    template : Template
+        Anatomical background (its 1 mm grid).
     """
 
-    def __init__(self, img: Any, background: Any = None) -> None:
-        if background is None:
-            from nilearn import datasets
-
-            background = datasets.load_mni152_template(resolution=1)
-        self.bg = (np.asanyarray(background.dataobj, dtype=np.float32), np.asarray(background.affine, float))
+    def __init__(self, img: Any, template: Template) -> None:
+        self.bg = (template.data, template.affine)
         data = np.asanyarray(img.dataobj, dtype=np.float32)
         self.input = (data.reshape(data.shape[:3]), np.asarray(img.affine, float))
         finite = np.abs(data[np.isfinite(data)])
         self.vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        self.threshold = _threshold(data, 75) or 0.0
+        self.threshold = threshold_of(data, 75) or 0.0
         self.signed = bool(np.any(data < 0))
+        self._figure: dict[str, Any] | None = None
 
-    def plane(self, volume: tuple[np.ndarray, np.ndarray], axis: int, mm: float) -> np.ndarray:
+    def plane(self, volume: tuple[np.ndarray, np.ndarray], axis: int, mm: float, fill: Any = np.nan) -> np.ndarray:
         """Nearest-neighbour values of ``volume`` (data, affine) on the plane ``axis = mm`` of the box.
 
-        Returns an array of shape (n_u, n_v) over the other two axes (1 mm steps, NaN outside).
+        Returns an array of shape (n_u, n_v) over the other two axes (1 mm steps, ``fill`` outside the
+        volume), of the volume's dtype (float for a NaN ``fill``).
         """
         data, affine = volume
         other = [a for a in range(3) if a != axis]
-        grids = [np.arange(_BOX[a][0], _BOX[a][1] + _STEP_MM, _STEP_MM) for a in other]
-        u, v = np.meshgrid(*grids, indexing="ij")
-        world = np.empty((4, u.size))
-        world[axis] = mm
-        world[other[0]] = u.ravel()
-        world[other[1]] = v.ravel()
-        world[3] = 1.0
-        from scipy import ndimage  # heavy: imported when a figure is drawn, not with the package
+        u, v = np.meshgrid(_grid(other[0]), _grid(other[1]), indexing="ij")
+        world = np.empty((u.size, 3))
+        world[:, axis] = mm
+        world[:, other[0]] = u.ravel()
+        world[:, other[1]] = v.ravel()
+        ijk = nearest_voxel(world, affine)
+        ok = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])), axis=1)
+        dtype = np.result_type(data.dtype, np.float32) if isinstance(fill, float) and np.isnan(fill) else data.dtype
+        out = np.full(u.size, fill, dtype=dtype)
+        out[ok] = data[tuple(ijk[ok].T)]
+        return out.reshape(u.shape)
 
-        ijk = np.linalg.inv(affine) @ world
-        vals = ndimage.map_coordinates(data, ijk[:3], order=0, mode="constant", cval=np.nan)
-        return vals.reshape(u.shape)
+    def close(self) -> None:
+        """Close the shared figure (once every slice figure is written)."""
+        if self._figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._figure["fig"])
+            self._figure = None
+
+    def figure(self, quantity: str) -> dict[str, Any]:
+        """The shared figure: created at the first call (axes, colour bar, artists to update)."""
+        if self._figure is not None:
+            return self._figure
+        import matplotlib.pyplot as plt
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize, TwoSlopeNorm
+
+        vmax = self.vmax
+        cmap = plt.get_cmap("RdBu_r" if self.signed else "hot")
+        norm = TwoSlopeNorm(0.0, -vmax, vmax) if self.signed else Normalize(0.0, vmax)
+        fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.7), gridspec_kw={"width_ratios": [216, 180, 180]})
+        images, marks, titles = [], [], []
+        for axis, ax in enumerate(axes):
+            other = [a for a in range(3) if a != axis]
+            lo_u, hi_u = _BOX[other[0]]
+            lo_v, hi_v = _BOX[other[1]]
+            ext = (lo_u - _STEP_MM / 2, hi_u + _STEP_MM / 2, lo_v - _STEP_MM / 2, hi_v + _STEP_MM / 2)
+            blank = np.ones((len(_grid(other[1])), len(_grid(other[0])), 3), np.float32)
+            images.append(ax.imshow(blank, origin="lower", extent=ext, interpolation="nearest"))
+            marks.append(ax.plot([0.0], [0.0], marker="+", color="#00e0ff", markersize=9, mew=1.5)[0])
+            titles.append(ax.set_title("", fontsize=8))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if axis != 0:  # hemisphere markers
+                ax.text(0.02, 0.02, "L", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
+                ax.text(0.93, 0.02, "R", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
+        suptitle = fig.suptitle("", fontsize=9)
+        fig.subplots_adjust(left=0.01, right=0.9, top=0.84, bottom=0.03, wspace=0.04)
+        cax = fig.add_axes((0.915, 0.12, 0.015, 0.66))
+        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+        cb.set_label(quantity, fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+        self._figure = {"fig": fig, "images": images, "marks": marks, "titles": titles, "suptitle": suptitle,
+                        "cmap": cmap, "norm": norm}
+        return self._figure
+
+    def panel(self, axis: int, mm: float, mask: tuple[np.ndarray, np.ndarray], color: Any) -> np.ndarray:
+        """RGB pixels (n_v, n_u, 3) of one plane: template grey, input above threshold, cluster outline."""
+        from matplotlib.colors import to_rgb
+
+        fig = self._figure
+        assert fig is not None
+        bg = self.plane(self.bg, axis, mm, fill=0).astype(np.float32)
+        val = self.plane(self.input, axis, mm)
+        m = self.plane(mask, axis, mm, fill=False).astype(bool, copy=False)
+        lo, hi = float(bg.min()), float(bg.max())
+        grey = (bg - lo) / (hi - lo) if hi > lo else np.zeros_like(bg)
+        rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+        shown = np.abs(np.nan_to_num(val)) > self.threshold
+        if shown.any():
+            rgb[shown] = fig["cmap"](fig["norm"](val[shown]))[:, :3]
+        rgb[_edge(m)] = to_rgb(color)
+        return rgb.transpose(1, 0, 2)
 
 
 def plot_cluster_slices(
@@ -188,7 +180,7 @@ def plot_cluster_slices(
     Parameters
     ----------
     ctx : FigureContext
-        Shared background and input.
+        Shared background, input and figure (call ``ctx.close()`` after the last cluster).
     peak_mm : sequence of 3 float
         The cluster's peak (MNI mm); the slices pass through it.
     mask : (ndarray, ndarray)
@@ -200,73 +192,16 @@ def plot_cluster_slices(
     color : str
         Outline colour (the cluster's colour).
     quantity : str
-        Name and unit of the input's values (colour bar label).
+        Name and unit of the input's values (colour bar label; fixed by the first call).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
-
     peak = [float(v) for v in peak_mm]
-    fig, axes = plt.subplots(1, 3, figsize=(9.0, 3.3), gridspec_kw={"width_ratios": [216, 180, 180]})
-    vmax = ctx.vmax
-    cmap = plt.get_cmap("RdBu_r" if ctx.signed else "hot")
-    norm = TwoSlopeNorm(0.0, -vmax, vmax) if ctx.signed else matplotlib.colors.Normalize(0.0, vmax)
-    image = None
-    names = ("sagittal x", "coronal y", "axial z")
-    mask_vol = (np.asarray(mask[0], np.float32), np.asarray(mask[1], float))
-    for axis, ax in enumerate(axes):
-        bg = ctx.plane(ctx.bg, axis, peak[axis])
-        val = ctx.plane(ctx.input, axis, peak[axis])
-        m = ctx.plane(mask_vol, axis, peak[axis])
-        val = np.where(np.abs(np.nan_to_num(val)) > ctx.threshold, val, np.nan)
+    fig = ctx.figure(quantity)
+    mask_vol = (np.asarray(mask[0]) > 0.5, np.asarray(mask[1], float))
+    for axis in range(3):
         other = [a for a in range(3) if a != axis]
-        ext = (_BOX[other[0]][0], _BOX[other[0]][1], _BOX[other[1]][0], _BOX[other[1]][1])
-        ax.imshow(np.nan_to_num(bg).T, origin="lower", cmap="gray", extent=ext, interpolation="nearest")
-        image = ax.imshow(val.T, origin="lower", cmap=cmap, norm=norm, extent=ext, interpolation="nearest")
-        if np.nanmax(np.nan_to_num(m)) > 0:
-            gu = np.arange(_BOX[other[0]][0], _BOX[other[0]][1] + _STEP_MM, _STEP_MM)
-            gv = np.arange(_BOX[other[1]][0], _BOX[other[1]][1] + _STEP_MM, _STEP_MM)
-            ax.contour(gu, gv, (np.nan_to_num(m) > 0.5).T.astype(float), levels=[0.5], colors=[color], linewidths=1.2)
-        ax.plot([peak[other[0]]], [peak[other[1]]], marker="+", color="#00e0ff", markersize=9, mew=1.5)
-        ax.set_title(f"{names[axis]} = {peak[axis]:.0f} mm", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if axis != 0:  # hemisphere markers
-            ax.text(0.02, 0.02, "L", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
-            ax.text(0.93, 0.02, "R", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
-    fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.9, top=0.84, bottom=0.03, wspace=0.04)
-    cax = fig.add_axes((0.915, 0.12, 0.015, 0.66))
-    cb = fig.colorbar(image, cax=cax)
-    cb.set_label(quantity, fontsize=8)
-    cb.ax.tick_params(labelsize=7)
-    fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
-    plt.close(fig)
-    return path
-
-
-def write_viewer(img: Any, path: Path, title: str = "") -> Path | None:
-    """nilearn's slice viewer of ``img`` as one standalone HTML file (JS inlined; favicon link removed).
-
-    Returns None when nilearn cannot render it.
-    """
-    from nilearn import plotting
-
-    try:
-        data = np.asanyarray(img.dataobj)
-        with _nilearn_quiet():
-            view = plotting.view_img(
-                img, threshold=_threshold(data, 50), title=title or None, symmetric_cmap=not np.all(data >= 0)
-            )
-        page = view.get_standalone()
-    except Exception as exc:  # nilearn's viewer is optional decoration
-        logger.warning("The interactive slice viewer could not be made: %s", exc)
-        return None
-    page = re.sub(r"<link[^>]*rel=\"icon\"[^>]*>", "", page, flags=re.S)
-    if re.search(r"<script[^>]+src=|<link[^>]+href=\"https?:", page):
-        logger.warning("nilearn's viewer refers to network resources; it is left out of the offline report.")
-        return None
-    path.write_text(page, encoding="utf-8")
+        fig["images"][axis].set_data(ctx.panel(axis, peak[axis], mask_vol, color))
+        fig["marks"][axis].set_data([peak[other[0]]], [peak[other[1]]])
+        fig["titles"][axis].set_text(f"{_PLANES[axis]} = {peak[axis]:.0f} mm")
+    fig["suptitle"].set_text(title)
+    fig["fig"].savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
     return path

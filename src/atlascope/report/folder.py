@@ -12,8 +12,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from ..commons import logger
 from ..errors import InvalidInputError
@@ -35,14 +36,14 @@ __all__ = [
 ]
 
 #: Table files of a report folder, by key.
-TABLE_FILES = {
+TABLE_FILES: Mapping[str, str] = MappingProxyType({
     "clusters": "clusters.tsv",
     "labels": "labels.tsv",
     "peaks": "peaks.tsv",
     "peak_assignments": "peak_assignments.tsv",
     "cluster_assignments": "cluster_assignments.tsv",
     "samples": "samples.tsv",
-}
+})
 
 INPUT_PNG = "input_glass_brain.png"
 CLUSTERS_PNG = "clusters_glass_brain.png"

@@ -6,11 +6,14 @@ be found is gathered into one note per report rather than one box per region.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
+
+import atlascope.features  # looked up at each query (atlascope.features.get), so tests may substitute it
 
 from ..commons import logger
 from ..errors import AtlascopeError
@@ -28,7 +31,9 @@ FEATURE_TYPES: tuple[str, ...] = (
 )
 
 #: Extra arguments of a feature query by type (gene expressions need a gene; siibra's tutorial uses MAOA).
-FEATURE_QUERY_ARGS: dict[str, dict[str, Any]] = {"GeneExpressions": {"gene": "MAOA"}}
+FEATURE_QUERY_ARGS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {"GeneExpressions": MappingProxyType({"gene": "MAOA"})}
+)
 
 
 def feature_panels(
@@ -61,12 +66,7 @@ def feature_panels(
         file, ``table``: columns and rows of the feature's data, at most 20 rows).
     """
     out = Path(out_dir)
-    try:
-        from .. import features as feature_module
-
-        getter = feature_module.get
-    except (ImportError, AttributeError):
-        getter = None
+    getter = atlascope.features.get
     panels = []
     dead: dict[str, str] = {}  # feature types whose data could not be read: not asked again
     for n, region in enumerate(regions):
@@ -78,9 +78,6 @@ def feature_panels(
             "features": [],
         }
         panels.append(panel)
-        if getter is None:
-            panel["notes"].append("features: this installation has no atlascope.features module")
-            continue
         for ftype in feature_types:
             if ftype in dead:
                 panel["notes"].append(dead[ftype])

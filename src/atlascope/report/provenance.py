@@ -10,13 +10,11 @@ import datetime as _dt
 import platform
 from collections.abc import Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..workflow import Characterization
 from .folder import region_anchor
 from .tables import format_parameter
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..workflow import Characterization
 
 __all__ = ["software_versions", "collect_metadata", "shown_region_objects", "Citations"]
 

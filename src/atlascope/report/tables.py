@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..affines import nearest_voxel
 from ..errors import InvalidInputError
+from ..workflow import Characterization
 from .folder import TABLE_FILES, region_anchor
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..workflow import Characterization
 
 __all__ = [
     "flatten_assignments",
@@ -45,7 +44,7 @@ SENTENCE_ATLASES = 3
 TOP_ROWS = 10
 
 #: Display header of a TSV column (units in brackets).
-HEADERS = {
+HEADERS: Mapping[str, str] = MappingProxyType({
     "x": "x (mm)",
     "y": "y (mm)",
     "z": "z (mm)",
@@ -56,13 +55,13 @@ HEADERS = {
     "Cluster Size (mm3)": "size (mm³)",
     "Peak Stat": "peak value",
     "Cluster ID": "cluster",
-}
+})
 
 #: Columns that are internal indices: kept in the TSVs, not shown on the page.
-HIDDEN = {"volume", "color", "label value"}
+HIDDEN = frozenset({"volume", "color", "label value"})
 
 #: What every metric column of the tables means (shown as the legend under a table).
-COLUMN_LEGEND = {
+COLUMN_LEGEND: Mapping[str, str] = MappingProxyType({
     "correlation": "Pearson correlation between the cluster's map and the region's map (−1…1; higher is better).",
     "intersection over union": "Overlap of cluster and region (0…1): shared volume / combined volume.",
     "map value": "The region's probability at the point or the cluster's peak (0…1).",
@@ -75,10 +74,10 @@ COLUMN_LEGEND = {
     "peak value": "Value of the input at the peak (the unit of the input, e.g. t or z).",
     "value": "Value of the input at the peak (the unit of the input, e.g. t or z).",
     "size (mm³)": "Volume of the cluster in cubic millimetres.",
-}
+})
 
-_INT_COLUMNS = {"cluster", "samples", "input structure", "volume", "peak", "label", "Cluster ID"}
-_COORD_COLUMNS = {"x", "y", "z", "X", "Y", "Z", "sigma_mm"}
+_INT_COLUMNS = frozenset({"cluster", "samples", "input structure", "volume", "peak", "label", "Cluster ID"})
+_COORD_COLUMNS = frozenset({"x", "y", "z", "X", "Y", "Z", "sigma_mm"})
 
 
 # ----------------------------------------------------------------------------- writing
