@@ -22,7 +22,7 @@ import numpy as np
 
 from ..affines import nearest_voxel
 from ..commons import logger
-from ..core.names import matches_words, normalize_hemisphere, words
+from ..core.names import matches_words, name_key, normalize_hemisphere
 from ..core.region import Region
 from ..core.registry import REGISTRY
 from ..errors import AmbiguousNameError, AtlascopeError, NotFoundError
@@ -34,12 +34,6 @@ from .base import QUALIFICATIONS, Feature
 __all__ = ["RegionQuery", "Match", "resolve_region", "rank_features", "name_key"]
 
 _HEMI = ("left", "right")
-
-
-def name_key(name: str) -> tuple[str, ...]:
-    """Words of a region name as a comparable key (``"Area hOc1 (V1, 17, CalcS) left"`` →
-    ``("area", "hoc1", "v1", "17", "calcs", "left")``)."""
-    return words(normalize_hemisphere(name))
 
 
 def _strip_hemi(key: tuple[str, ...]) -> tuple[str, ...] | None:
