@@ -26,7 +26,6 @@ from typing import Any
 from ..commons import logger
 from ..configuration.builtin import FEATURE_PACK_SOURCE
 from ..core.names import words
-from ..core.registry import REGISTRY
 from ..errors import NotFoundError
 from ..retrieval.mirror import offline
 from . import from_configuration  # noqa: F401  (registers the @type builders)
@@ -44,7 +43,7 @@ from .connectivity_matrices import (
 )
 from .genes import AllenClient, GeneExpressions
 from .images import CellbodyStainedSection, ImageFeature, RegionalTimeseriesActivity, VolumeOfInterest
-from .query import rank_features
+from .query import rank_features, registry_of
 from .receptors import ReceptorDensityFingerprint, ReceptorDensityProfile
 
 #: siibra's grouping of feature classes, so ``siibra.features.molecular.ReceptorDensityFingerprint``
@@ -201,8 +200,7 @@ def get(concept: Any, type: str | type = "Feature", registry: Any = None, **kwar
         ``type`` names no feature type (the message lists them).
     """
     cls = resolve_type(type)
-    if registry is None:
-        registry = REGISTRY
+    registry = registry_of(concept, registry)
     if cls.LIVE:
         return list(cls.live_query(concept, registry=registry, **kwargs))  # type: ignore[attr-defined]
     pool = [f for f in registry.features if isinstance(f, cls)]

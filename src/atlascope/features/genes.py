@@ -36,7 +36,6 @@ from ..affines import voxel_to_mm
 from ..commons import logger
 from ..core.provenance import Provenance
 from ..core.region import Region
-from ..core.registry import REGISTRY
 from ..errors import (
     AtlascopeError,
     InvalidInputError,
@@ -48,7 +47,7 @@ from ..locations.spaces import resolve_space
 from ..retrieval import fetch_json
 from ..volumes.volume import Volume
 from .base import Anchor, Feature, _axes, _short
-from .query import _points_in_volume, resolve_region
+from .query import _points_in_volume, registry_of, resolve_region
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -322,8 +321,7 @@ class GeneExpressions(Feature):
         if gene is None or (not isinstance(gene, str) and not list(gene)):
             raise InvalidInputError("GeneExpressions need gene=... (a symbol such as 'MAOA', or a list).")
         genes = [gene] if isinstance(gene, str) else list(gene)
-        if registry is None:
-            registry = REGISTRY
+        registry = registry_of(concept, registry)
         if isinstance(concept, str):
             concept, _spec = resolve_region(concept, registry)
         if isinstance(concept, Region):

@@ -132,6 +132,18 @@ def same_parcellation(a: str | None, b: str | None) -> bool:
     return a == b or a.endswith(b) or b.endswith(a)
 
 
+def registry_of(concept: Any, registry: Any = None) -> Any:
+    """The registry a feature query on ``concept`` searches.
+
+    An explicit ``registry`` wins; otherwise a Region's parcellation's registry (the one it was added
+    to), and the global registry for everything else (names, locations, detached regions).
+    """
+    if registry is not None:
+        return registry
+    owner = getattr(getattr(concept, "parcellation", None), "registry", None) if isinstance(concept, Region) else None
+    return owner if owner is not None else REGISTRY
+
+
 def resolve_region(spec: str, registry: Any = None) -> tuple[Region, str | None]:
     """The Region designated by the name ``spec``, searched in every known parcellation.
 
@@ -141,8 +153,7 @@ def resolve_region(spec: str, registry: Any = None) -> tuple[Region, str | None]
         The region and ``None``; or, when no parcellation knows the name, a detached Region called
         ``spec`` and ``spec`` itself (features are then matched by the words of the name).
     """
-    if registry is None:
-        registry = REGISTRY
+    registry = registry_of(None, registry)
     wanted = normalize_hemisphere(str(spec)).strip().lower()
     newest_first = sorted(registry.parcellations, key=lambda p: p.version_key, reverse=True)
     for parc in newest_first:  # a region carrying exactly this name beats alias and word matches
@@ -228,8 +239,7 @@ def rank_features(features: list[Feature], concept: Any, registry: Any = None) -
 
     Every returned feature's ``anchor.regions`` is set to {Region: qualification} of this query.
     """
-    if registry is None:
-        registry = REGISTRY
+    registry = registry_of(concept, registry)
     queries: list[tuple[RegionQuery, str | None]] = []
     spatial = isinstance(concept, Volume | PointCloud | Point)
     if isinstance(concept, Region):
