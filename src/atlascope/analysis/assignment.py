@@ -16,7 +16,14 @@ import numpy as np
 from ..errors import InvalidInputError
 from .sparse import SparseIndex, kept_by_threshold
 
-__all__ = ["Structures", "assign_structures", "read_voxels", "gaussian_kernel_structures", "PairMetrics"]
+__all__ = [
+    "Structures",
+    "assign_structures",
+    "read_voxels",
+    "gaussian_kernel_structures",
+    "image_structures",
+    "PairMetrics",
+]
 
 
 @dataclass
@@ -96,9 +103,13 @@ def _reduce_pairs(key, mq, cnt, mx):
     )
 
 
-def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float):
-    """Per (structure, column) key: Σ m·q, #(m>0 ∧ q>0) and max m, from the index rows the
-    entries touch; the gather is done in chunks of about :data:`JOIN_CHUNK` pairs."""
+def _overlaps(index: SparseIndex, owner, flat, q, R: int, K: int, lower_threshold: float):
+    """Per (structure, column) key ``structure * R + column``: Σ m·q, #(m>0 ∧ q>0) and max m, from
+    the index rows the entries touch, in ascending key order.
+
+    The gather is done in chunks of about :data:`JOIN_CHUNK` (entry, region) pairs; with at most
+    :data:`DENSE_KEYS` keys the chunks are summed into dense per-key arrays.
+    """
     rows, hit = index.rows_of(flat)
     e_idx = np.flatnonzero(hit)
     hrows = rows[e_idx]
@@ -106,23 +117,36 @@ def _overlaps(index: SparseIndex, owner, flat, q, R: int, lower_threshold: float
     bounds = np.searchsorted(
         np.cumsum(sizes), np.arange(JOIN_CHUNK, int(sizes.sum()) + JOIN_CHUNK, JOIN_CHUNK)
     )
+    dense = K * R <= DENSE_KEYS
+    if dense:
+        acc_mq, acc_n, acc_mx = np.zeros(K * R), np.zeros(K * R, np.int64), np.zeros(K * R)
     parts = []
     lo = 0
     for hi in [*np.minimum(bounds + 1, len(e_idx)).tolist(), len(e_idx)]:
         if hi <= lo:
             continue
         sel = e_idx[lo:hi]
-        owner_local, entries = index.expand_rows(hrows[lo:hi])
-        e_of = sel[owner_local]
+        counts, entries = index.row_entries(hrows[lo:hi])
         m = index.values[entries]
-        cols = index.columns[entries]
+        key = index.columns[entries]
+        if K > 1:
+            key = np.repeat(owner[sel].astype(np.int64) * R, counts) + key
+        mq = np.repeat(q[sel], counts)
         if lower_threshold > 0:  # stored values are > 0, so only a threshold can drop entries
             keep = kept_by_threshold(m, lower_threshold)
-            e_of, m, cols = e_of[keep], m[keep], cols[keep]
+            m, key, mq = m[keep], key[keep], mq[keep]
         m = m.astype(np.float64)
-        key = owner[e_of].astype(np.int64) * R + cols
-        parts.append(_reduce_pairs(key, m * q[e_of], np.ones(len(key), np.int64), m))
+        mq *= m
+        if dense:
+            acc_mq += np.bincount(key, mq, K * R)
+            acc_n += np.bincount(key, minlength=K * R)
+            np.maximum.at(acc_mx, key, m)
+        else:
+            parts.append(_reduce_pairs(key.astype(np.int64), mq, np.ones(len(key), np.int64), m))
         lo = hi
+    if dense:
+        present = np.flatnonzero(acc_n)
+        return present, acc_mq[present], acc_n[present], acc_mx[present]
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0)
     if len(parts) == 1:
@@ -184,7 +208,7 @@ def assign_structures(
     own = structs.owner
     sum_q = np.bincount(own, q, K)
     sum_q2 = np.bincount(own, np.square(q, dtype=np.float64), K)
-    cnt_q = np.bincount(own, minlength=K).astype(np.int64)
+    cnt_q = np.array([len(own)]) if K == 1 else np.bincount(own, minlength=K).astype(np.int64)
     if structs.lo is not None and structs.hi is not None:
         lo_q, hi_q = np.asarray(structs.lo, np.int64), np.asarray(structs.hi, np.int64)
     else:
@@ -198,7 +222,7 @@ def assign_structures(
             hi_q[present] = np.maximum.reduceat(ijk[order], starts, axis=0)
             del ijk, order
 
-    pk, sum_mq, inter, mx = _overlaps(index, own, structs.flat, q, R, lower_threshold)
+    pk, sum_mq, inter, mx = _overlaps(index, own, structs.flat, q, R, K, lower_threshold)
     ps, pc = pk // R, pk % R
 
     n_m, n_q = cnt_m[pc].astype(np.float64), cnt_q[ps].astype(np.float64)
@@ -274,3 +298,88 @@ def gaussian_kernel_structures(ijk_center: np.ndarray, sigma_vox: np.ndarray, sh
     if owners:
         return Structures(np.concatenate(owners), np.concatenate(flats), np.concatenate(vals), len(sig))
     return Structures(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), len(sig))
+
+
+#: Neighbourhood of connected components of input volumes: voxels sharing a face or an edge (18).
+COMPONENT_CONNECTIVITY = 2
+
+
+def image_structures(
+    sub: np.ndarray, offset, shape, split_components: bool = True, minsize_voxel: int = 1
+) -> tuple[Structures, np.ndarray] | None:
+    """The positive voxels of an image on a sub-box of the map grid, as structures.
+
+    Parameters
+    ----------
+    sub : numpy.ndarray, shape (X, Y, Z)
+        Input values on the sub-box (voxels <= 0 are background).
+    offset : array_like of int, shape (3,)
+        Map-grid voxel index of ``sub[0, 0, 0]``.
+    shape : tuple of int
+        Map grid shape (voxels).
+    split_components : bool
+        One structure per connected component (18-connectivity) with more than ``minsize_voxel``
+        voxels, numbered in label order; else all positive voxels are one structure.
+    minsize_voxel : int
+        Components of this many voxels or fewer are dropped (with ``split_components`` only).
+
+    Returns
+    -------
+    (Structures, numpy.ndarray of float64, shape (K, 3)) or None
+        The structures (entries in C order, inclusive voxel bounding boxes) and the centroid of each
+        (map-grid voxels); None when no voxel is left.
+    """
+    offset = np.asarray(offset, np.int64)
+    pos = sub > 0
+    local = np.flatnonzero(pos)  # C-order positions in the sub-box
+    if split_components:
+        from scipy import ndimage  # heavy: imported at first use, not with atlascope
+
+        lab, n = ndimage.label(pos, structure=ndimage.generate_binary_structure(3, COMPONENT_CONNECTIVITY))
+        labs = lab.reshape(-1)[local] if n > 1 else None  # one component: every positive voxel
+        sizes = np.bincount(labs, minlength=n + 1) if n > 1 else np.array([0, len(local)])
+        good = np.flatnonzero(sizes > minsize_voxel)
+        good = good[good > 0]
+        if n <= 1:
+            owner = np.zeros(len(local) if len(good) else 0, np.int64)
+            local = local[: len(owner)]
+        elif len(good) == n:
+            owner = labs.astype(np.int64) - 1
+        else:
+            relabel = np.full(n + 1, -1, np.int64)
+            relabel[good] = np.arange(len(good))
+            owner = relabel[labs]
+            keep = owner >= 0
+            local, owner = local[keep], owner[keep]
+        K = len(good)
+    else:
+        owner, K = np.zeros(len(local), np.int64), 1
+    if not len(local):
+        return None
+    # sub-box voxel (i, j, k) of each entry and its flat index on the map grid, by integer arithmetic
+    s1, s2 = int(sub.shape[1]), int(sub.shape[2])
+    S1, S2 = int(shape[1]), int(shape[2])
+    row = local // s2
+    i = row // s1
+    j = row - i * s1
+    k = local - row * s2
+    del row
+    o0, o1, o2 = offset.tolist()
+    flat = ((i + o0) * S1 + (j + o1)) * S2 + (k + o2)
+    q = sub.reshape(-1)[local].astype(np.float64)
+    if K == 1:  # the entries are in C order: the first axis is sorted
+        lo = np.array([[i[0], j.min(), k.min()]], np.int64) + offset
+        hi = np.array([[i[-1], j.max(), k.max()]], np.int64) + offset
+        cnt = np.array([len(local)])
+        # integer sums: exact in any order
+        sums = np.array([[float(a.sum() + o * len(local)) for a, o in zip((i, j, k), (o0, o1, o2))]])
+    else:
+        lo = np.full((K, 3), np.iinfo(np.int64).max, np.int64)
+        hi = np.full((K, 3), -1, np.int64)
+        for a, g in enumerate((i, j, k)):
+            np.minimum.at(lo[:, a], owner, g)
+            np.maximum.at(hi[:, a], owner, g)
+        lo, hi = lo + offset, hi + offset
+        cnt = np.bincount(owner, minlength=K)
+        sums = np.stack([np.bincount(owner, a, K) + o * cnt for a, o in zip((i, j, k), (o0, o1, o2))], axis=1)
+    return Structures(owner, flat, q, K, lo, hi), sums / cnt[:, None]

@@ -32,6 +32,11 @@ __all__ = ["SparseIndex", "FORMAT_VERSION", "kept_by_threshold"]
 #: 5: array data 64-byte aligned in the file, so the memory-mapped arrays need no copy.
 FORMAT_VERSION = 5
 
+#: :meth:`SparseIndex.rows_of` uses a temporary voxel -> row table (4 bytes per grid voxel spanned)
+#: instead of a binary search when (voxels spanned + 4 x rows in the span) is at most this many times
+#: the number of voxels looked up: a volume's support, not a few points.
+DENSE_LOOKUP_SPAN = 32
+
 
 def kept_by_threshold(values: np.ndarray, lower_threshold: float) -> np.ndarray:
     """Which map values count under ``lower_threshold``: those > 0 and >= the threshold, compared at
@@ -185,16 +190,59 @@ class SparseIndex:
 
     # --------------------------------------------------------------- reading
     def rows_of(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers of flat voxel indices, and which of them are covered at all."""
+        """Row numbers of flat voxel indices, and which of them are covered at all.
+
+        Parameters
+        ----------
+        flat : numpy.ndarray of int, shape (N,)
+            C-order flat voxel indices on the index's grid.
+
+        Returns
+        -------
+        rows : numpy.ndarray of int64, shape (N,)
+            Row of each voxel (meaningful where ``hit``).
+        hit : numpy.ndarray of bool, shape (N,)
+            Whether the voxel is covered by at least one region.
+
+        Notes
+        -----
+        For many voxels in a compact span (a volume's support; see :data:`DENSE_LOOKUP_SPAN`) the
+        rows are read from a temporary voxel -> row table over that span (one scatter, one gather);
+        otherwise (a few points) by binary search in the sorted ``voxels``, which reads only the
+        pages of ``voxels`` it needs.
+        """
         flat = np.asarray(flat, np.int64)
+        nvox = len(self.voxels)
+        if not len(flat) or not nvox:
+            return np.zeros(len(flat), np.int64), np.zeros(len(flat), bool)
+        lo, hi = int(flat.min()), int(flat.max()) + 1
+        r0, r1 = (int(r) for r in np.searchsorted(self.voxels, (lo, hi)))
+        if lo >= 0 and (hi - lo) + 4 * (r1 - r0) <= DENSE_LOOKUP_SPAN * len(flat):
+            table = np.full(hi - lo, -1, np.int32 if nvox < 2**31 else np.int64)
+            table[self.voxels[r0:r1] - lo] = np.arange(r0, r1)
+            rows = table[flat - lo]
+            hit = rows >= 0
+            return np.maximum(rows, 0).astype(np.int64, copy=False), hit
         pos = np.searchsorted(self.voxels, flat)
-        pos_c = np.minimum(pos, max(len(self.voxels) - 1, 0))
-        hit = (
-            (pos < len(self.voxels)) & (self.voxels[pos_c] == flat)
-            if len(self.voxels)
-            else np.zeros(len(flat), bool)
-        )
-        return pos_c, hit
+        pos_c = np.minimum(pos, nvox - 1)
+        return pos_c, (pos < nvox) & (self.voxels[pos_c] == flat)
+
+    def row_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Number of entries of each row in ``rows`` and the positions of all of them, row by row.
+
+        Returns
+        -------
+        counts : numpy.ndarray of int64, shape (len(rows),)
+            Entries (regions) per row.
+        entries : numpy.ndarray of int64, shape (counts.sum(),)
+            Positions into ``columns``/``values``, the entries of ``rows[0]`` first.
+        """
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        # entry j of row i sits at starts[i] + j, and at output position offsets[i] + j
+        shift = starts - (np.cumsum(counts) - counts)
+        entries = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(shift, counts)
+        return counts, entries
 
     def expand_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For rows r_i, the entry positions of all their non-zeros and the owner i of each.
@@ -206,16 +254,8 @@ class SparseIndex:
         entries : ndarray int64 (M,)
             Positions into ``columns``/``values``.
         """
-        starts = self.indptr[rows]
-        counts = self.indptr[rows + 1] - starts
-        owner = np.repeat(np.arange(len(rows)), counts)
-        offsets = np.cumsum(counts) - counts
-        entries = (
-            np.arange(int(counts.sum()), dtype=np.int64)
-            - np.repeat(offsets, counts)
-            + np.repeat(starts, counts)
-        )
-        return owner, entries
+        counts, entries = self.row_entries(rows)
+        return np.repeat(np.arange(len(rows)), counts), entries
 
     def column_array(self, column: int, dtype=np.float32) -> np.ndarray:
         """Dense array (grid shape) of one column, rebuilt from the index."""

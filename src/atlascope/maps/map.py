@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 
 from ..affines import nearest_voxel, voxel_sizes, voxel_to_mm
-from ..analysis.assignment import Structures, assign_structures, gaussian_kernel_structures, read_voxels
+from ..analysis.assignment import assign_structures, gaussian_kernel_structures, image_structures, read_voxels
 from ..analysis.sparse import SparseIndex
 from ..checks import as_finite_real
 from ..commons import logger
@@ -663,8 +663,6 @@ class Map:
     def _assign_image(
         self, img: nib.Nifti1Image, minsize_voxel: int, lower_threshold: float, split_components: bool
     ) -> pd.DataFrame:
-        from scipy import ndimage
-
         idx = self.sparse_index
         shape, affine = idx.shape, idx.affine
         data = np.asanyarray(img.dataobj)
@@ -674,40 +672,16 @@ class Map:
         if sub.size == 0 or not np.any(sub > 0):
             logger.info("The input has no positive voxels inside the map's grid; nothing to assign.")
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
-        pos = sub > 0
-        if split_components:
-            lab, n = ndimage.label(pos, structure=ndimage.generate_binary_structure(3, 2))
-            sizes = np.bincount(lab.reshape(-1), minlength=n + 1)
-            good = np.flatnonzero(sizes > minsize_voxel)
-            good = good[good > 0]
-            relabel = np.zeros(n + 1, np.int64) - 1
-            relabel[good] = np.arange(len(good))
-            comp = relabel[lab]
-            # bounding boxes of the kept components (grid voxels, inclusive), so the engine skips that pass
-            boxes = ndimage.find_objects(lab)
-            box_lo = np.array([[s.start for s in boxes[g - 1]] for g in good], np.int64).reshape(-1, 3)
-            box_hi = np.array([[s.stop - 1 for s in boxes[g - 1]] for g in good], np.int64).reshape(-1, 3)
-            box_lo, box_hi = box_lo + offset, box_hi + offset
-        else:
-            comp = np.where(pos, 0, -1)  # one structure; minsize_voxel applies to split components only
-            box_lo = box_hi = None
-        sel = comp >= 0
-        if not sel.any():
+        # minsize_voxel applies to split components only
+        made = image_structures(sub, offset, shape, split_components, minsize_voxel)
+        if made is None:
             logger.info(
                 "Every component of the input has %d voxels or fewer (minsize_voxel); nothing to assign.",
                 minsize_voxel,
             )
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})
-        local = np.nonzero(sel)  # per-axis index arrays (no stacked copy)
-        owner = comp[sel].astype(np.int64)
-        gijk = [ix + int(o) for ix, o in zip(local, offset)]
-        flat = np.ravel_multi_index(tuple(gijk), shape)
-        q = sub[sel].astype(np.float64)
-        K = int(owner.max()) + 1
-        structs = Structures(owner, flat, q, K, box_lo, box_hi)
+        structs, centroid_vox = made
         pm = assign_structures(idx, structs, shape, lower_threshold)
-        cnt = np.bincount(owner, minlength=K)
-        centroid_vox = np.stack([np.bincount(owner, gijk[a], K) for a in range(3)], axis=1) / cnt[:, None]
         centroid_mm = voxel_to_mm(centroid_vox, affine)
         df = self._pairs_frame(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
         df = df.sort_values(

@@ -16,8 +16,12 @@ def _is_label_like(arr: np.ndarray) -> bool:
     """Integer, boolean, or binary (one non-zero value) images are resampled with nearest neighbour."""
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
         return True
-    nz = arr[arr != 0]
-    return bool(nz.size) and bool((nz == nz.flat[0]).all())
+    nonzero = arr != 0
+    first = int(nonzero.argmax())  # the first non-zero voxel (0 when there is none)
+    if not nonzero.flat[first]:
+        return False
+    # every non-zero voxel holds the first one's value (counts only: no copy of the values)
+    return int(np.count_nonzero(arr == arr.flat[first])) == int(np.count_nonzero(nonzero))
 
 
 def resample_to_grid(
@@ -112,19 +116,29 @@ def crop_resample(
 def _support_box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Inclusive voxel bounding box ``(lo, hi)``, shape (3,) each, of the non-zero voxels (None if none).
 
-    Three reductions of one boolean mask: no index array per voxel (``argwhere``) is built.
+    Reductions of one boolean mask, each over contiguous memory where it can (the first axis
+    over whole slabs, the other two over the slab range only): no index array per voxel is built.
     """
-    mask = data != 0
+    mask = data if data.dtype == bool else data != 0
     if mask.ndim != 3:
         mask = mask.reshape(mask.shape[:3] + (-1,)).any(axis=3)
-    lo, hi = np.zeros(3, int), np.zeros(3, int)
-    for ax in range(3):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))
-        if not len(hit):
-            return None
-        lo[ax], hi[ax] = hit[0], hit[-1]
+    if mask.flags.f_contiguous and not mask.flags.c_contiguous:  # e.g. nibabel's arrays: work on the C view
+        box = _support_box(mask.T)
+        return None if box is None else (box[0][::-1].copy(), box[1][::-1].copy())
+    mask = np.ascontiguousarray(mask)
+    slabs = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+    if not len(slabs):
+        return None
+    plane = mask[slabs[0] : slabs[-1] + 1].any(axis=0)  # (Y, Z): OR of the slabs
+    rows = np.flatnonzero(plane.any(axis=1))
+    cols = np.flatnonzero(plane.any(axis=0))
+    lo = np.array([slabs[0], rows[0], cols[0]], int)
+    hi = np.array([slabs[-1], rows[-1], cols[-1]], int)
     return lo, hi
 
+
+#: Most target voxels per axis interpolated by :func:`_on_centres` (the others are copied).
+_FEW = 2
 
 #: Tolerance (source voxels) at the grid's edges, so that edge voxels of a matching grid stay in.
 _EDGE = 1e-6
@@ -205,7 +219,10 @@ def _axis_aligned(
         shape = [1, 1, 1]
         shape[ax] = -1
         if labels:
-            arr = np.take(arr, j0, axis=ax)
+            arr = _take(arr, j0, ax)
+        elif (copied := _on_centres(arr, j0, j1, w, inside, ax)) is not None:
+            arr = copied
+            continue
         else:
             wb = w.reshape(shape)
             a0 = np.take(arr, j0, axis=ax)
@@ -217,3 +234,54 @@ def _axis_aligned(
         if not inside.all():
             arr = arr * inside.reshape(shape).astype(arr.dtype)
     return np.ascontiguousarray(arr)
+
+
+def _take(arr: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """``np.take(arr, index, axis)``, as a view (a slice) when ``index`` steps by +1 or -1."""
+    if len(index) > 1:
+        step = int(index[1] - index[0])
+        if step in (1, -1) and bool((np.diff(index) == step).all()):
+            stop = int(index[-1]) + step
+            sl = [slice(None)] * arr.ndim
+            sl[axis] = slice(int(index[0]), None if stop < 0 else stop, step)
+            return arr[tuple(sl)]
+    return np.take(arr, index, axis=axis)
+
+
+def _on_centres(
+    arr: np.ndarray, j0: np.ndarray, j1: np.ndarray, w: np.ndarray, inside: np.ndarray, axis: int
+) -> np.ndarray | None:
+    """Linear resampling along ``axis`` when the target voxels inside the source grid sit on the
+    centres (weight 0) of consecutive source voxels, but for at most :data:`_FEW` of them (the
+    grid's edge, where the table's weight is 1): a slice, those few interpolated, 0 outside.
+
+    Returns None when that is not the case (the caller interpolates every voxel). The values are
+    the interpolation's, ``a0 + (a1 - a0) * w``, for finite inputs.
+    """
+    on = inside & (w == 0)
+    at = np.flatnonzero(on)
+    few = np.flatnonzero(inside & (w != 0))
+    if not len(at) or at[-1] - at[0] + 1 != len(at) or len(few) > _FEW:
+        return None
+    part = _take(arr, j0[at], axis)
+    if part.base is None and len(at) > 1:  # not a slice: interpolate as usual
+        return None
+    shape = list(arr.shape)
+    shape[axis] = len(inside)
+    out = np.zeros(shape, arr.dtype)
+    sl = [slice(None)] * arr.ndim
+    sl[axis] = slice(int(at[0]), int(at[-1]) + 1)
+    out[tuple(sl)] = part
+    if len(few):
+        wb = w[few].reshape([-1 if a == axis else 1 for a in range(arr.ndim)])
+        pick = [slice(None)] * arr.ndim
+        pick[axis] = j0[few]
+        a0 = arr[tuple(pick)]  # indexing, not np.take: no contiguous copy of a strided view
+        pick[axis] = j1[few]
+        a1 = arr[tuple(pick)]
+        a1 -= a0
+        a1 *= wb
+        a0 += a1
+        sl[axis] = few
+        out[tuple(sl)] = a0
+    return out
