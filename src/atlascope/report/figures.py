@@ -21,7 +21,7 @@ import numpy as np
 from ..affines import nearest_voxel
 from .template import Template
 
-__all__ = ["DPI", "PNG_OPTIONS", "FigureContext", "plot_cluster_slices", "save_figure", "threshold_of"]
+__all__ = ["DPI", "PNG_OPTIONS", "FigureContext", "plot_cluster_slices", "save_figure", "save_pixels", "threshold_of"]
 
 #: Resolution of every PNG of the report (dots per inch).
 DPI = 150
@@ -52,6 +52,13 @@ def threshold_of(data: np.ndarray, percentile: float) -> float | None:
 
 def _grid(axis: int) -> np.ndarray:
     return np.arange(_BOX[axis][0], _BOX[axis][1] + _STEP_MM, _STEP_MM)
+
+
+def _axis_indices(affine: np.ndarray, axis: int, coords: np.ndarray) -> np.ndarray:
+    """Nearest voxel indices along ``axis`` of mm ``coords`` on that axis (axes parallel to x, y, z)."""
+    pts = np.zeros((len(coords), 3))
+    pts[:, axis] = coords
+    return nearest_voxel(pts, affine)[:, axis]
 
 
 def _edge(mask: np.ndarray) -> np.ndarray:
@@ -90,6 +97,19 @@ class FigureContext:
         """
         data, affine = volume
         other = [a for a in range(3) if a != axis]
+        dtype = np.result_type(data.dtype, np.float32) if isinstance(fill, float) and np.isnan(fill) else data.dtype
+        lin = np.asarray(affine, float)[:3, :3]
+        if not np.any(lin - np.diag(np.diag(lin))):  # axes parallel to x, y, z: one index vector per axis
+            i = _axis_indices(affine, axis, np.array([float(mm)]))[0]
+            iu = _axis_indices(affine, other[0], _grid(other[0]))
+            iv = _axis_indices(affine, other[1], _grid(other[1]))
+            out = np.full((len(iu), len(iv)), fill, dtype=dtype)
+            ou = (iu >= 0) & (iu < data.shape[other[0]])
+            ov = (iv >= 0) & (iv < data.shape[other[1]])
+            if 0 <= i < data.shape[axis] and ou.any() and ov.any():
+                sheet = data[(slice(None),) * axis + (int(i),)]  # a view (np.take would copy)
+                out[np.ix_(ou, ov)] = sheet[np.ix_(iu[ou], iv[ov])]
+            return out
         u, v = np.meshgrid(_grid(other[0]), _grid(other[1]), indexing="ij")
         world = np.empty((u.size, 3))
         world[:, axis] = mm
@@ -97,54 +117,65 @@ class FigureContext:
         world[:, other[1]] = v.ravel()
         ijk = nearest_voxel(world, affine)
         ok = np.all((ijk >= 0) & (ijk < np.asarray(data.shape[:3])), axis=1)
-        dtype = np.result_type(data.dtype, np.float32) if isinstance(fill, float) and np.isnan(fill) else data.dtype
         out = np.full(u.size, fill, dtype=dtype)
         out[ok] = data[tuple(ijk[ok].T)]
         return out.reshape(u.shape)
 
     def close(self) -> None:
-        """Close the shared figure (once every slice figure is written)."""
-        if self._figure is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._figure["fig"])
-            self._figure = None
+        """Let go of the shared figure (once every slice figure is written)."""
+        self._figure = None
 
     def figure(self, quantity: str) -> dict[str, Any]:
-        """The shared figure: created at the first call (axes, colour bar, artists to update)."""
+        """The shared figure: created and drawn once at the first call (axes, colour bar, fonts).
+
+        What changes between clusters (pixels, peak marks, titles, the L/R marks drawn over the
+        pixels) is animated: left out of that first drawing, whose pixels are kept, and drawn over a
+        copy of them for each cluster (matplotlib's blitting), so each figure costs three images and a
+        few labels instead of a whole layout.
+        """
         if self._figure is not None:
             return self._figure
         import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize, TwoSlopeNorm
+        from matplotlib.figure import Figure
 
         vmax = self.vmax
         cmap = plt.get_cmap("RdBu_r" if self.signed else "hot")
         norm = TwoSlopeNorm(0.0, -vmax, vmax) if self.signed else Normalize(0.0, vmax)
-        fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.7), gridspec_kw={"width_ratios": [216, 180, 180]})
-        images, marks, titles = [], [], []
+        fig = Figure(figsize=(7.2, 2.7), dpi=DPI, facecolor="white")
+        canvas = FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [216, 180, 180]})
+        layers: list[list[Any]] = []
         for axis, ax in enumerate(axes):
             other = [a for a in range(3) if a != axis]
             lo_u, hi_u = _BOX[other[0]]
             lo_v, hi_v = _BOX[other[1]]
             ext = (lo_u - _STEP_MM / 2, hi_u + _STEP_MM / 2, lo_v - _STEP_MM / 2, hi_v + _STEP_MM / 2)
             blank = np.ones((len(_grid(other[1])), len(_grid(other[0])), 3), np.float32)
-            images.append(ax.imshow(blank, origin="lower", extent=ext, interpolation="nearest"))
-            marks.append(ax.plot([0.0], [0.0], marker="+", color="#00e0ff", markersize=9, mew=1.5)[0])
-            titles.append(ax.set_title("", fontsize=8))
+            drawn = [ax.imshow(blank, origin="lower", extent=ext, interpolation="nearest")]
+            drawn.append(ax.plot([0.0], [0.0], marker="+", color="#00e0ff", markersize=9, mew=1.5)[0])
+            drawn.append(ax.set_title("", fontsize=8))
             ax.set_xticks([])
             ax.set_yticks([])
             if axis != 0:  # hemisphere markers
-                ax.text(0.02, 0.02, "L", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
-                ax.text(0.93, 0.02, "R", transform=ax.transAxes, color="white", fontsize=9, fontweight="bold")
+                drawn.append(ax.text(0.02, 0.02, "L", transform=ax.transAxes, color="white", fontsize=9,
+                                     fontweight="bold"))
+                drawn.append(ax.text(0.93, 0.02, "R", transform=ax.transAxes, color="white", fontsize=9,
+                                     fontweight="bold"))
+            layers.append(drawn)
         suptitle = fig.suptitle("", fontsize=9)
         fig.subplots_adjust(left=0.01, right=0.9, top=0.84, bottom=0.03, wspace=0.04)
         cax = fig.add_axes((0.915, 0.12, 0.015, 0.66))
         cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
         cb.set_label(quantity, fontsize=8)
         cb.ax.tick_params(labelsize=7)
-        self._figure = {"fig": fig, "images": images, "marks": marks, "titles": titles, "suptitle": suptitle,
-                        "cmap": cmap, "norm": norm}
+        for artist in [*(a for drawn in layers for a in drawn), suptitle]:
+            artist.set_animated(True)
+        canvas.draw()
+        self._figure = {"fig": fig, "canvas": canvas, "background": canvas.copy_from_bbox(fig.bbox),
+                        "layers": layers, "suptitle": suptitle, "cmap": cmap, "norm": norm}
         return self._figure
 
     def panel(self, axis: int, mm: float, mask: tuple[np.ndarray, np.ndarray], color: Any) -> np.ndarray:
@@ -152,7 +183,8 @@ class FigureContext:
         from matplotlib.colors import to_rgb
 
         fig = self._figure
-        assert fig is not None
+        if fig is None:
+            raise RuntimeError("FigureContext.figure() must be called before panel()")
         bg = self.plane(self.bg, axis, mm, fill=0).astype(np.float32)
         val = self.plane(self.input, axis, mm)
         m = self.plane(mask, axis, mm, fill=False).astype(bool, copy=False)
@@ -197,11 +229,24 @@ def plot_cluster_slices(
     peak = [float(v) for v in peak_mm]
     fig = ctx.figure(quantity)
     mask_vol = (np.asarray(mask[0]) > 0.5, np.asarray(mask[1], float))
-    for axis in range(3):
+    canvas = fig["canvas"]
+    canvas.restore_region(fig["background"])
+    for axis, (image, mark, heading, *marks) in enumerate(fig["layers"]):
         other = [a for a in range(3) if a != axis]
-        fig["images"][axis].set_data(ctx.panel(axis, peak[axis], mask_vol, color))
-        fig["marks"][axis].set_data([peak[other[0]]], [peak[other[1]]])
-        fig["titles"][axis].set_text(f"{_PLANES[axis]} = {peak[axis]:.0f} mm")
+        image.set_data(ctx.panel(axis, peak[axis], mask_vol, color))
+        mark.set_data([peak[other[0]]], [peak[other[1]]])
+        heading.set_text(f"{_PLANES[axis]} = {peak[axis]:.0f} mm")
+        for artist in (image, mark, *marks, heading):
+            fig["fig"].draw_artist(artist)
     fig["suptitle"].set_text(title)
-    fig["fig"].savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
+    fig["fig"].draw_artist(fig["suptitle"])
+    return save_pixels(canvas, path)
+
+
+def save_pixels(canvas: Any, path: Path) -> Path:
+    """Write what an Agg canvas holds as an RGB PNG at :data:`DPI` (no new drawing)."""
+    from PIL import Image
+
+    rgba = np.asarray(canvas.buffer_rgba())
+    Image.fromarray(rgba[..., :3]).save(path, format="png", dpi=(DPI, DPI), **PNG_OPTIONS["pil_kwargs"])
     return path

@@ -208,6 +208,11 @@ def read_table(path: Path) -> pd.DataFrame | None:
 
 # ----------------------------------------------------------------------------- display
 def _num(v: Any) -> float | None:
+    kind = type(v)
+    if kind is float:  # the common cases first: tables have thousands of cells
+        return None if v != v else v
+    if kind is str:
+        return None
     if isinstance(v, bool | np.bool_):
         return None
     if isinstance(v, int | np.integer):
@@ -219,7 +224,11 @@ def _num(v: Any) -> float | None:
 
 def format_cell(v: Any, column: str = "") -> str:
     """How a table value is displayed: integers as integers, coordinates with 1 decimal, others 3."""
-    n = _num(v)
+    return _format(v, _num(v), column)
+
+
+def _format(v: Any, n: float | None, column: str) -> str:
+    """:func:`format_cell` of ``v`` whose number ``n = _num(v)`` is known."""
     if n is None:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return ""
@@ -288,7 +297,7 @@ def table_model(
         for c in cols:
             v = rec[c]
             n = _num(v)
-            cell = {"text": format_cell(v, c), "sort": "" if n is None else repr(n), "href": "", "color": ""}
+            cell = {"text": _format(v, n, c), "sort": "" if n is None else repr(n), "href": "", "color": ""}
             if c == "region" and isinstance(v, str) and v in linked:
                 cell["href"] = "#" + region_anchor(v)
             if color_column and c == "cluster":

@@ -69,18 +69,32 @@ def sprite(data: np.ndarray) -> np.ndarray:
     return tiles.reshape(nrows, ncols, nz, ny).transpose(0, 2, 1, 3).reshape(nrows * nz, ncols * ny)
 
 
-def _png_b64(rgba: np.ndarray) -> str:
+def _png_b64(pixels: np.ndarray, palette: np.ndarray | None = None, transparent: int | None = None) -> str:
+    """Base64 PNG of uint8 ``pixels``: grey (2D), RGB(A) (3D), or indices into ``palette`` (256, 3).
+
+    Palette images keep the sprites at one byte per pixel (no RGBA copy of a million pixels); the
+    ``transparent`` palette index is see-through.
+    """
     from PIL import Image
 
+    im = Image.fromarray(np.ascontiguousarray(pixels))
+    extra: dict[str, Any] = {}
+    if palette is not None:
+        im.putpalette(np.ascontiguousarray(palette, dtype=np.uint8).tobytes())
+        if transparent is not None:
+            extra["transparency"] = transparent
     buf = io.BytesIO()
-    Image.fromarray(rgba).save(buf, format="png", compress_level=1)
+    im.save(buf, format="png", compress_level=1, **extra)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _levels(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    """uint8 colour-table indices 0…255 of ``values`` on [vmin, vmax] (1 byte per voxel, no float copy)."""
-    scaled = (values - np.float32(vmin)) * np.float32(255.999 / ((vmax - vmin) or 1.0))
-    return np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
+def _levels(values: np.ndarray, vmin: float, vmax: float, first: int = 0) -> np.ndarray:
+    """uint8 indices ``first``…255 of ``values`` on [vmin, vmax] (1 byte per voxel, no float copy)."""
+    span = 255.999 - first
+    scaled = (values - np.float32(vmin)) * np.float32(span / ((vmax - vmin) or 1.0))
+    np.clip(scaled, 0, span - 1e-3, out=scaled)
+    scaled += first
+    return scaled.astype(np.uint8)
 
 
 def write_viewer(img: Any, path: Path, tpl: Template, title: str = "", threshold: float | None = None) -> Path | None:
@@ -121,14 +135,20 @@ def write_viewer(img: Any, path: Path, tpl: Template, title: str = "", threshold
     del data
     top = float(np.abs(grid).max()) or 1.0
     vmin, vmax = (-top, top) if signed else (0.0, top)
-    cmap = plt.get_cmap("RdBu_r" if signed else "hot").resampled(256)
-    # integer indices pick colour-table entries directly: uint8 RGBA, no float image
-    bg_rgba = plt.get_cmap("gray").resampled(256)(sprite(_levels(tpl.data2, 0.0, 1.0)), bytes=True)
-    bg_rgba[sprite(tpl.data2 <= 1e-6)] = 255  # outside the head: white
-    stat_rgba = cmap(sprite(_levels(grid, vmin, vmax)), bytes=True)
-    stat_rgba[sprite(np.abs(grid) <= threshold)] = 0  # at most the threshold: transparent
+    cmap = plt.get_cmap("RdBu_r" if signed else "hot")
+    bg = _levels(tpl.data2, 0.0, 1.0)  # grey levels
+    bg[tpl.data2 <= 1e-6] = 255  # outside the head: white
+    bg_png = _png_b64(sprite(bg))
+    del bg
+    # palette entries 1…255 span [vmin, vmax]; entry 0 (at most the threshold) is transparent
+    stat = _levels(grid, vmin, vmax, first=1)
+    stat[np.abs(grid) <= threshold] = 0
+    palette = np.zeros((256, 3), np.uint8)
+    palette[1:] = cmap(np.linspace(0.0, 1.0, 255), bytes=True)[:, :3]
+    stat_png = _png_b64(sprite(stat), palette, transparent=0)
+    del stat
     levels = np.linspace(vmin, vmax, 256)
-    bar = cmap(np.arange(256)[None, :], bytes=True)
+    bar = cmap(np.linspace(0.0, 1.0, 256)[None, :], bytes=True)
     bar[0, np.abs(levels) < threshold, :3] = 128  # hidden values greyed out on the colour bar
     peak = np.unravel_index(int(np.argmax(np.abs(grid))), grid.shape)
     ids = {k: f"atlascope-{k}" for k in _IDS}  # one viewer per page
@@ -149,9 +169,9 @@ def write_viewer(img: Any, path: Path, tpl: Template, title: str = "", threshold
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="UTF-8">',
         f"<title>{html.escape(title or 'Slice viewer')}</title>\n<style>.hidden {{ display: none; }}</style>",
         f'</head>\n<body>\n<div id="{ids["viewer"]}">\n<canvas id="{ids["canvas"]}">',
-        f'<img id="{ids["sprite"]}" class="hidden" alt="background" src="data:image/png;base64,{_png_b64(bg_rgba)}">',
+        f'<img id="{ids["sprite"]}" class="hidden" alt="background" src="data:image/png;base64,{bg_png}">',
         f'<img id="{ids["color_map"]}" class="hidden" alt="colour map" src="data:image/png;base64,{_png_b64(bar)}">',
-        f'<img id="{ids["overlay"]}" class="hidden" alt="overlay" src="data:image/png;base64,{_png_b64(stat_rgba)}">',
+        f'<img id="{ids["overlay"]}" class="hidden" alt="overlay" src="data:image/png;base64,{stat_png}">',
         "</canvas>",
         f'<div style="display: flex; align-items: center; gap: 10px;"><p>Opacity</p><input type="range" min="1" '
         f'max="100" value="100" class="slider" id="{ids["opacity"]}"><span id="{ids["opacity_value"]}"></span></div>',
