@@ -123,7 +123,8 @@ def test_entry_point_is_the_cli_main():
 def test_cli_answers_without_heavy_libraries(args):
     # --help and --version import no heavy library, through the entry point and through python -m;
     # the entry point imports nothing that python -m does not (the console-script wrapper adds no
-    # importlib.metadata / pkg_resources look-up), and --help reads no package metadata at all
+    # importlib.metadata / pkg_resources look-up), and neither reads package metadata (the version
+    # is atlascope.__version__, which pyproject.toml also reads)
     via_script = _imported_by([*_console_script(), *args])
     via_m = _imported_by(["-m", "atlascope", *args])
     for loaded in (via_script, via_m):
@@ -131,8 +132,7 @@ def test_cli_answers_without_heavy_libraries(args):
         assert not loaded & set(HEAVY)
         assert "pkg_resources" not in loaded
     assert via_script - via_m <= {"re"}
-    if args == ["--help"]:
-        assert "importlib.metadata" not in via_script | via_m
+    assert "importlib.metadata" not in via_script | via_m
 
 
 def test_assign_one_coordinate_stays_lean():
@@ -172,3 +172,11 @@ def test_feature_pack_loads_at_the_first_feature_lookup():
     assert not reg._features  # map lookups did not load the feature tables
     fingerprints = [f for f in reg.features if type(f).__name__ == "ReceptorDensityFingerprint"]
     assert fingerprints and reg._features
+
+
+
+def test_installed_version_is_the_package_version():
+    # one version string: pyproject.toml reads atlascope.__version__ (setuptools dynamic attr)
+    from importlib.metadata import version
+
+    assert version("atlascope") == atlascope.__version__

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from . import get_map, list_maps, parcellations, spaces
+from . import __version__, get_map, list_maps, parcellations, spaces
 from .commons import QUIET
 from .errors import AtlascopeError, InvalidInputError
 from .locations import PointCloud
@@ -128,7 +128,7 @@ def _headless_matplotlib() -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="atlascope", prog_name="atlascope")
+@click.version_option(version=__version__, prog_name="atlascope")
 def main() -> None:
     """atlascope: characterise activation maps and coordinates with brain atlases, offline."""
 
