@@ -11,11 +11,11 @@ Files of a report folder (names in :mod:`atlascope.report.folder`):
 ``peak_assignments.tsv``          assignment of the peaks (region by name, centroid as x/y/z)
 ``cluster_assignments.tsv``       assignment of each cluster's map, best first, with ``cluster``
 ``samples.tsv``                   sampling: x, y, z, label (-1 = noise)
-``input_glass_brain.png``         the input over a glass brain
-``clusters_glass_brain.png``      all clusters over a glass brain
+``input_glass_brain.png``         the input's maximum-intensity projections over the template's outline
+``clusters_glass_brain.png``      all clusters, projected the same way
 ``cluster_<id>.png``              orthogonal slices through a cluster's peak, the cluster outlined
 ``feature_<n>_<m>.png``           plot of a feature of the n-th shown region (when any exist)
-``viewer.html``                   nilearn's offline slice viewer of the input (optional)
+``viewer.html``                   offline slice viewer of the input (brainsprite.js; optional)
 ``report.json``                   parameters, versions, provenance, region details, feature panels
 ``index.html``                    the report (images embedded, no network needed)
 ================================  ==============================================================
@@ -193,7 +193,7 @@ def write_outputs(
     top_n : int
         Number of regions (the clusters' best, in summary order) shown with their feature panels.
     viewer : bool
-        Include nilearn's offline slice viewer tab (needs ``plots``).
+        Include the offline slice viewer tab (needs ``plots``).
     feature_types : sequence of str
         Feature types queried for the shown regions.
     input_label : str
@@ -227,13 +227,14 @@ def write_outputs(
         shown = best + shown_regions(tables.get("cluster_assignments")) + shown_regions(tables.get("peak_assignments"))
         regions = shown_region_objects(result, shown)
         featured = shown_region_objects(result, best)[:top_n]
+        # the feature queries first: their transient arrays then sit on less memory than after the figures
+        panels = feature_panels(featured, out, feature_types, plots=plots)
         figures: dict[str, Any] = {"input": "", "clusters": "", "cluster_slices": []}
         has_viewer = False
         if plots:
             figures, has_viewer = draw_figures(
                 result, tables, out, input_label or result.input.name, max_cluster_figures, viewer
             )
-        panels = feature_panels(featured, out, feature_types, plots=plots)
         meta = collect_metadata(
             result,
             regions,
