@@ -381,5 +381,8 @@ def image_structures(
             np.maximum.at(hi[:, a], owner, g)
         lo, hi = lo + offset, hi + offset
         cnt = np.bincount(owner, minlength=K)
-        sums = np.stack([np.bincount(owner, a, K) + o * cnt for a, o in zip((i, j, k), (o0, o1, o2))], axis=1)
+        sums = np.zeros((K, 3), np.int64)  # integer sums: exact
+        for a, g in enumerate((i, j, k)):
+            np.add.at(sums[:, a], owner, g)
+        sums = (sums + offset * cnt[:, None]).astype(np.float64)
     return Structures(owner, flat, q, K, lo, hi), sums / cnt[:, None]

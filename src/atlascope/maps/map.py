@@ -564,10 +564,18 @@ class Map:
         }
 
     def _frame(self, data: dict[str, Any] | pd.DataFrame) -> pd.DataFrame:
-        """Columns in :data:`ASSIGNMENT_COLUMNS` order, all-empty ones dropped, index reset."""
+        """Columns in :data:`ASSIGNMENT_COLUMNS` order, all-empty ones dropped, index reset.
+
+        A dict of equal-length columns is checked column by column before one DataFrame is built.
+        """
         import pandas as pd
 
         if not isinstance(data, pd.DataFrame):
+            cols = {k: data[k] for k in ASSIGNMENT_COLUMNS if k in data}
+            if cols and len(next(iter(cols.values()))):
+                return pd.DataFrame(
+                    {k: v for k, v in cols.items() if not pd.Series(v, copy=False).isna().all()}
+                )
             data = pd.DataFrame(data)
         df = data[[k for k in ASSIGNMENT_COLUMNS if k in data.columns]]
         empty = (
@@ -581,27 +589,30 @@ class Map:
         )
         return df.drop(columns=empty).reset_index(drop=True)
 
+    def _pairs_columns(self, pm: Any, structure: np.ndarray, centroids: list) -> dict[str, Any]:
+        """The columns of the assignment table of (structure, column) pair metrics (labelled maps:
+        map value = label)."""
+        meta = self._column_meta(pm.column)
+        return {
+            "input structure": structure,
+            "centroid": centroids,
+            "volume": meta["volume"],
+            "fragment": meta["fragment"],
+            "region": meta["region"],
+            "correlation": pm.correlation,
+            "intersection over union": pm.iou,
+            "map value": meta["label"] if self.is_labelled else pm.map_value,
+            "map weighted mean": pm.map_weighted_mean,
+            "map containedness": pm.map_containedness,
+            "input weighted mean": pm.input_weighted_mean,
+            "input containedness": pm.input_containedness,
+        }
+
     def _pairs_frame(self, pm: Any, structure: np.ndarray, centroids: list) -> pd.DataFrame:
         """The assignment table of (structure, column) pair metrics (labelled maps: map value = label)."""
         import pandas as pd
 
-        meta = self._column_meta(pm.column)
-        return pd.DataFrame(
-            {
-                "input structure": structure,
-                "centroid": centroids,
-                "volume": meta["volume"],
-                "fragment": meta["fragment"],
-                "region": meta["region"],
-                "correlation": pm.correlation,
-                "intersection over union": pm.iou,
-                "map value": meta["label"] if self.is_labelled else pm.map_value,
-                "map weighted mean": pm.map_weighted_mean,
-                "map containedness": pm.map_containedness,
-                "input weighted mean": pm.input_weighted_mean,
-                "input containedness": pm.input_containedness,
-            }
-        )
+        return pd.DataFrame(self._pairs_columns(pm, structure, centroids))
 
     def _assign_points(self, points: PointCloud, lower_threshold: float) -> pd.DataFrame:
         import pandas as pd
@@ -683,8 +694,10 @@ class Map:
         structs, centroid_vox = made
         pm = assign_structures(idx, structs, shape, lower_threshold)
         centroid_mm = voxel_to_mm(centroid_vox, affine)
-        df = self._pairs_frame(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
-        df = df.sort_values(
-            ["input structure", "correlation"], ascending=[True, False], kind="stable", na_position="last"
+        # by structure, then by correlation (highest first, NaN last); ties keep the pair order
+        neg = np.where(np.isnan(pm.correlation), np.inf, -pm.correlation)
+        order = np.lexsort((neg, pm.structure))
+        cols = self._pairs_columns(pm, pm.structure + 1, _tuples(np.round(centroid_mm, 2), pm.structure))
+        return self._frame(
+            {k: [v[i] for i in order] if isinstance(v, list) else np.asarray(v)[order] for k, v in cols.items()}
         )
-        return self._frame(df)

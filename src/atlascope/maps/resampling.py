@@ -17,11 +17,13 @@ def _is_label_like(arr: np.ndarray) -> bool:
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
         return True
     nonzero = arr != 0
-    first = int(nonzero.argmax())  # the first non-zero voxel (0 when there is none)
-    if not nonzero.flat[first]:
+    flat = nonzero.ravel(order="K")  # memory order: a view of C- or F-ordered images
+    first = int(flat.argmax())  # the first non-zero voxel (0 when there is none)
+    if not flat[first]:
         return False
     # every non-zero voxel holds the first one's value (counts only: no copy of the values)
-    return int(np.count_nonzero(arr == arr.flat[first])) == int(np.count_nonzero(nonzero))
+    value = arr.ravel(order="K")[first]
+    return int(np.count_nonzero(arr == value)) == int(np.count_nonzero(nonzero))
 
 
 def resample_to_grid(
@@ -231,9 +233,24 @@ def _axis_aligned(
             a1 *= wb
             a0 += a1
             arr = a0
-        if not inside.all():
-            arr = arr * inside.reshape(shape).astype(arr.dtype)
+        if not inside.all():  # outside the source grid the value is 0 (a range at either end)
+            arr = _zero_outside(arr, inside, ax)
     return np.ascontiguousarray(arr)
+
+
+def _zero_outside(arr: np.ndarray, inside: np.ndarray, axis: int) -> np.ndarray:
+    """``arr`` with 0 where ``inside`` is False along ``axis`` (in place on the outside slabs when
+    ``inside`` is one range, as the tables of monotonic mappings are)."""
+    ins = np.flatnonzero(inside)
+    if not len(ins) or ins[-1] - ins[0] + 1 != len(ins) or not arr.flags.writeable or arr.base is not None:
+        shape = [1] * arr.ndim
+        shape[axis] = -1
+        return arr * inside.reshape(shape).astype(arr.dtype)
+    sl = [slice(None)] * arr.ndim
+    for part in (slice(0, int(ins[0])), slice(int(ins[-1]) + 1, None)):
+        sl[axis] = part
+        arr[tuple(sl)] = 0
+    return arr
 
 
 def _take(arr: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
@@ -268,7 +285,9 @@ def _on_centres(
         return None
     shape = list(arr.shape)
     shape[axis] = len(inside)
-    out = np.zeros(shape, arr.dtype)
+    # the memory order of the source (nibabel's are F-ordered): the copy then runs along memory
+    fortran = np.argsort(np.abs(part.strides), kind="stable").tolist() == list(range(part.ndim))
+    out = np.zeros(shape, arr.dtype, order="F" if fortran and part.ndim > 1 else "C")
     sl = [slice(None)] * arr.ndim
     sl[axis] = slice(int(at[0]), int(at[-1]) + 1)
     out[tuple(sl)] = part
