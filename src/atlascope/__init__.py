@@ -16,6 +16,7 @@ from . import errors  # noqa: E402
 from .commons import QUIET, VERBOSE, logger, set_log_level  # noqa: E402
 from .configuration.factory import register_type_family  # noqa: E402
 from .core import REGISTRY, Parcellation, Region, Space  # noqa: E402
+from .core.atlas import Atlas  # noqa: E402
 from .core.maptype import MapType  # noqa: E402
 from .core.table import InstanceTable  # noqa: E402
 
@@ -117,6 +118,9 @@ def get_template(space: str | Space = "mni152") -> Volume:
     return REGISTRY.get_space(space).get_template()
 
 
+#: Table of every known atlas: ``atlases["human"]``, ``atlases.get("human")``,
+#: ``atlases.MULTILEVEL_HUMAN_ATLAS``, iteration, call (a list).
+atlases = InstanceTable("atlas", lambda: REGISTRY.atlases, REGISTRY.get_atlas)
 #: Table of every known reference space: ``spaces["mni152"]``, ``for s in spaces``, ``spaces()`` (a list).
 spaces = InstanceTable("space", lambda: REGISTRY.spaces, REGISTRY.get_space)
 #: Table of every known parcellation: ``parcellations["julich"]`` (newest version), iteration, call.
@@ -162,6 +166,7 @@ __all__ = [
     "logger",
     "set_log_level",
     "REGISTRY",
+    "Atlas",
     "Space",
     "Parcellation",
     "Region",
@@ -177,6 +182,7 @@ __all__ = [
     "get_region",
     "get_map",
     "get_template",
+    "atlases",
     "spaces",
     "parcellations",
     "list_maps",

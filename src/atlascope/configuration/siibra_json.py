@@ -18,9 +18,9 @@ Nothing here downloads or decodes an image: volumes get lazy providers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.atlas import Atlas
 from ..core.parcellation import Parcellation
 from ..core.provenance import Provenance
 from ..core.region import Region
@@ -52,22 +52,6 @@ TYPE_MAP = "siibra/map/v0.0.1"
 PROVIDER_PREFERENCE = ("nii", "zip/nii", "neuroglancer/precomputed")
 
 _KG = "https://search.kg.ebrains.eu/instances/"
-
-
-@dataclass
-class Atlas:
-    """An atlas of siibra-configurations: a species' spaces and parcellations (by id)."""
-
-    id: str
-    name: str
-    species: str = ""
-    space_ids: list[str] = field(default_factory=list)
-    parcellation_ids: list[str] = field(default_factory=list)
-
-    def __repr__(self) -> str:
-        return (
-            f"<Atlas {self.name!r}: {len(self.space_ids)} spaces, {len(self.parcellation_ids)} parcellations>"
-        )
 
 
 def _require(spec: dict, key: str, ctx: BuildContext) -> Any:
@@ -149,14 +133,29 @@ def _pick_provider(providers: dict) -> tuple[str, Any]:
 # -------------------------------------------------------------------- atlases
 @register_type(TYPE_ATLAS)
 def build_atlas(spec: dict, ctx: BuildContext) -> Atlas:
-    """An :class:`Atlas` (counted by the loader; the registry keeps its spaces and parcellations)."""
-    return Atlas(
-        id=str(_require(spec, "@id", ctx)),
-        name=str(spec.get("name", "")),
-        species=str(spec.get("species", "")),
-        space_ids=[str(s) for s in spec.get("spaces", [])],
-        parcellation_ids=[str(p) for p in spec.get("parcellations", [])],
+    """An :class:`~atlascope.core.atlas.Atlas`, added to the registry (``atlascope.atlases``).
+
+    It names its spaces and parcellations by id and finds them in the registry when asked, so the
+    atlases/ folder can load before spaces/ and parcellations/. The offline human atlas has the
+    catalogue's id: the catalogue's atlas merges into it, its spaces and parcellations first.
+    """
+    return ctx.registry.add_atlas(
+        Atlas(
+            id=str(_require(spec, "@id", ctx)),
+            name=str(spec.get("name", "")),
+            species=str(spec.get("species", "")),
+            space_ids=_ids(spec, "spaces", ctx),
+            parcellation_ids=_ids(spec, "parcellations", ctx),
+        )
     )
+
+
+def _ids(spec: dict, key: str, ctx: BuildContext) -> list[str]:
+    """The ids an atlas lists under ``key``: strings or ``{"@id": ...}`` references."""
+    refs = spec.get(key) or []
+    if not isinstance(refs, list):
+        raise ConfigurationError(f"{ctx.path}: {key!r} of an atlas must be a list of ids. Fix the file.")
+    return [str(r.get("@id")) if isinstance(r, dict) else str(r) for r in refs]
 
 
 # --------------------------------------------------------------------- spaces

@@ -1,13 +1,14 @@
-"""The registry: every space, parcellation, map and feature atlascope knows about.
+"""The registry: every atlas, space, parcellation, map and feature atlascope knows about.
 
 Configuration sources (the builtin offline pack, a siibra-configurations folder, ...) register
 *loaders*; a loader runs the first time anything is looked up, so importing atlascope reads no file.
 
-The process-wide :data:`REGISTRY` holds what atlascope knows (spaces, parcellations, maps,
-features, and which MNI152-identity warnings were already given). Nothing below it imports it: a
-parcellation learns its registry when it is added (:meth:`Registry.add_parcellation`), and locations
-resolve space specs through the registry handed to :func:`atlascope.locations.spaces.use_registry`
-at the end of this module.
+The process-wide :data:`REGISTRY` holds what atlascope knows (atlases, spaces, parcellations,
+maps, features, and which MNI152-identity warnings were already given). Nothing below it imports
+it: a parcellation or an atlas learns its registry when it is added
+(:meth:`Registry.add_parcellation`, :meth:`Registry.add_atlas`), and locations resolve space specs
+through the registry handed to :func:`atlascope.locations.spaces.use_registry` at the end of this
+module.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ..commons import logger
 from ..errors import AmbiguousNameError, AtlascopeError, NotFoundError
 from ..locations.spaces import use_registry
+from .atlas import Atlas
 from .maptype import normalize_maptype
 from .names import closest
 from .parcellation import Parcellation
@@ -29,9 +31,10 @@ __all__ = ["Registry", "REGISTRY", "normalize_maptype"]
 
 
 class Registry:
-    """Holds spaces, parcellations, maps and features; filled lazily by loaders."""
+    """Holds atlases, spaces, parcellations, maps and features; filled lazily by loaders."""
 
     def __init__(self) -> None:
+        self._atlases: list[Atlas] = []
         self._spaces: list[Space] = []
         self._parcellations: list[Parcellation] = []
         self._maps: list[Any] = []
@@ -102,6 +105,18 @@ class Registry:
         )
 
     # ---------------------------------------------------------------- adding
+    def add_atlas(self, atlas: Atlas) -> Atlas:
+        """Add an atlas and give it this registry; one with a known id merges into the known one
+        (``Atlas.merge``: the newcomer's spaces and parcellations come first), which is returned."""
+        with self._lock:
+            for a in self._atlases:
+                if a.id == atlas.id:
+                    a.merge(atlas)
+                    return a
+            atlas.registry = self
+            self._atlases.append(atlas)
+            return atlas
+
     def add_space(self, space: Space) -> Space:
         """Add a space; a space with a known id merges into the existing one (template kept or added)."""
         with self._lock:
@@ -164,6 +179,12 @@ class Registry:
 
     # --------------------------------------------------------------- listing
     @property
+    def atlases(self) -> list[Atlas]:
+        """All known atlases."""
+        self.ensure_loaded()
+        return list(self._atlases)
+
+    @property
     def spaces(self) -> list[Space]:
         """All known spaces."""
         self.ensure_loaded()
@@ -188,6 +209,26 @@ class Registry:
         return list(self._features)
 
     # ---------------------------------------------------------------- lookup
+    def get_atlas(self, spec: str | Atlas) -> Atlas:
+        """The atlas designated by ``spec`` (``"human"``, a name, an id); the first registered wins.
+
+        Raises
+        ------
+        NotFoundError
+            No atlas matches; the message lists the known atlases.
+        """
+        if isinstance(spec, Atlas):
+            return spec
+        found = [a for a in self.atlases if a.matches(spec)]
+        if not found:
+            raise NotFoundError(
+                f"No atlas matches {spec!r}. Known atlases: "
+                + ", ".join(repr(a.name) for a in self.atlases)
+                + ". Use words of a name or species, e.g. 'human'."
+                + self.failure_note()
+            )
+        return found[0]
+
     def find_spaces(self, spec: str | Space) -> list[Space]:
         """Every space matching ``spec``, in registration order (exact names first)."""
         if isinstance(spec, Space):
