@@ -23,10 +23,10 @@ Two parts.
      (siibra 1.0.1a25's column is ``correlation``), both as under siibra; the cells before the
      error (DiFuMo ``fetch(region=...)``, ``assign(img)``) run;
    - ``01_atlases_and_parcellations/005``: ``props.components[0]`` raises ``AttributeError`` in
-     siibra 1.0.1a25 too (``spatial_props`` returns a list there); the example starts with
-     ``siibra.atlases``, which atlascope lacks (expected failure until it exists);
-   - excluded: ``03_data_features/002_colorize_map`` (needs EBRAINS receptor fingerprints, nilearn's
-     fsaverage6 download and ``siibra.atlases``) and every BigBrain / surface / feature example.
+     siibra 1.0.1a25 too (``spatial_props`` returns a list there); the cells before it
+     (``siibra.atlases.get("human")``, ``atlas.spaces.get``, ``atlas.get_region``) run;
+   - excluded: ``03_data_features/002_colorize_map`` (needs EBRAINS receptor fingerprints and
+     nilearn's fsaverage6 download) and every BigBrain / surface / feature example.
 
 2. **The same calls on the offline pack** (the other tests): the four examples' calls as before,
    with the FSL Jülich maps ("julich fsl") in place of Julich-Brain 2.9, values per region in
@@ -111,8 +111,17 @@ GALLERY = (
     Example(
         "01_atlases_and_parcellations/005_brain_region_spatialprops.py",
         must_raise={"props.components[0]": "AttributeError"},
-        checks={"pprint(props)": "assert props and props[0].centroid.coordinate[0] < 0  # left"},
-        xfail="atlascope has no siibra.atlases (atlases.get, atlas.spaces.get, atlas.get_region)",
+        checks={
+            "print(atlas.spaces)": (
+                "assert atlas.name == 'Multilevel Human Atlas' and atlas.species == 'Homo sapiens'\n"
+                "assert 'MNI 152 ICBM 2009c Nonlinear Asymmetric' in atlas.spaces.names"
+            ),
+            "print(v1_left)": (
+                "assert space.name == 'MNI 152 ICBM 2009c Nonlinear Asymmetric'\n"
+                "assert 'hOc1' in v1_left.name and v1_left.parcellation.name.endswith('(v2.9)')"
+            ),
+            "pprint(props)": "assert props and props[0].centroid.coordinate[0] < 0  # left",
+        },
     ),
 )
 
