@@ -137,8 +137,6 @@ def _table(data: pd.DataFrame, rows: int = 20) -> dict[str, Any]:
 
 
 def _feature_entry(feat: Any, ftype: str, png: Path | None) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-
     entry: dict[str, Any] = {
         "name": str(getattr(feat, "name", "") or type(feat).__name__),
         "type": ftype,
@@ -162,14 +160,17 @@ def _feature_entry(feat: Any, ftype: str, png: Path | None) -> dict[str, Any]:
     except Exception as exc:
         logger.warning("Feature %s gave no citation: %s", entry["name"], exc)
     if png is not None:
+        # a bare Agg figure: pyplot's figure manager is not needed for a PNG (and costs its bookkeeping)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         try:
-            fig, ax = plt.subplots(figsize=(6, 3.2))
-            feat.plot(ax=ax)
+            fig = Figure(figsize=(6, 3.2))
+            FigureCanvasAgg(fig)
+            feat.plot(ax=fig.add_subplot())
             fig.tight_layout()
             fig.savefig(png, dpi=DPI, facecolor="white", **PNG_OPTIONS)
-            plt.close(fig)
             entry["image"] = png.name
         except Exception as exc:
-            plt.close("all")
             logger.warning("Feature %s could not be plotted: %s", entry["name"], exc)
     return entry
