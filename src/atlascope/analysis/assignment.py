@@ -363,7 +363,6 @@ def image_structures(
     i = row // s1
     j = row - i * s1
     k = local - row * s2
-    del row
     o0, o1, o2 = offset.tolist()
     flat = ((i + o0) * S1 + (j + o1)) * S2 + (k + o2)
     q = sub.reshape(-1)[local].astype(np.float64)
@@ -374,15 +373,24 @@ def image_structures(
         # integer sums: exact in any order
         sums = np.array([[float(a.sum() + o * len(local)) for a, o in zip((i, j, k), (o0, o1, o2))]])
     else:
+        # runs of consecutive entries in one sub-box row (i, j) and one structure (k rises along
+        # each): boxes, counts and sums per structure from the runs, in exact integer arithmetic
+        brk = np.flatnonzero((row[1:] != row[:-1]) | (owner[1:] != owner[:-1])) + 1
+        first, last = np.r_[0, brk], np.r_[brk, len(local)] - 1
+        run_owner, run_len = owner[first], last - first + 1
+        kcum = np.cumsum(k)
+        run_ksum = kcum[last] - kcum[first] + k[first]
         lo = np.full((K, 3), np.iinfo(np.int64).max, np.int64)
         hi = np.full((K, 3), -1, np.int64)
-        for a, g in enumerate((i, j, k)):
-            np.minimum.at(lo[:, a], owner, g)
-            np.maximum.at(hi[:, a], owner, g)
+        sums = np.zeros((K, 3), np.int64)
+        cnt = np.zeros(K, np.int64)
+        for a, (low, high, total) in enumerate(
+            ((i[first], i[first], i[first] * run_len), (j[first], j[first], j[first] * run_len), (k[first], k[last], run_ksum))
+        ):
+            np.minimum.at(lo[:, a], run_owner, low)
+            np.maximum.at(hi[:, a], run_owner, high)
+            np.add.at(sums[:, a], run_owner, total)
+        np.add.at(cnt, run_owner, run_len)
         lo, hi = lo + offset, hi + offset
-        cnt = np.bincount(owner, minlength=K)
-        sums = np.zeros((K, 3), np.int64)  # integer sums: exact
-        for a, g in enumerate((i, j, k)):
-            np.add.at(sums[:, a], owner, g)
         sums = (sums + offset * cnt[:, None]).astype(np.float64)
     return Structures(owner, flat, q, K, lo, hi), sums / cnt[:, None]
