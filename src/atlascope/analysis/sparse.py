@@ -22,7 +22,7 @@ import numpy as np
 
 from ..commons import logger
 from ..errors import CacheError
-from ..retrieval.cache import atomic_write
+from ..files import atomic_write
 
 __all__ = ["SparseIndex", "FORMAT_VERSION", "kept_by_threshold"]
 
