@@ -109,7 +109,7 @@ def get_map(
     maptype: str = "labelled",
     spec: str = "",
 ) -> Map:
-    """The map of ``parcellation`` in ``space``, ``maptype`` "labelled" or "statistical" (SPEC section 1)."""
+    """The map of ``parcellation`` in ``space``, ``maptype`` "labelled" or "statistical" (``Registry.get_map``)."""
     return REGISTRY.get_map(parcellation, space, maptype=maptype, spec=spec)
 
 
