@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..maps.resampling import crop_resample
-from .figures import DPI, PNG_OPTIONS, threshold_of
+from .figures import DPI, save_pixels, threshold_of
 from .template import Template
 
 __all__ = ["GlassBrains", "on_template_grid", "projection", "plot_input", "plot_clusters"]
@@ -111,12 +111,15 @@ class GlassBrains:
         return self._axes
 
     def _layout(self) -> None:
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
         from matplotlib.ticker import MultipleLocator
 
         tpl = self.tpl
         widths = [tpl.data2.shape[h] for _a, _n, (h, _v) in _VIEWS]
-        fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.1), gridspec_kw={"width_ratios": widths})
+        fig = Figure(figsize=(8.4, 3.1), dpi=DPI, facecolor="white")
+        canvas = FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": widths})
         for (axis, name, (h, v)), ax in zip(_VIEWS, axes):
             sil = tpl.silhouette(axis).T.astype(np.float32)
             ext = _extent(tpl, (h, v))
@@ -136,46 +139,59 @@ class GlassBrains:
             else:
                 ax.text(0.03, 0.03, "P", transform=ax.transAxes, fontsize=8, color="#404040")
                 ax.text(0.93, 0.03, "A", transform=ax.transAxes, fontsize=8, color="#404040")
-        self._suptitle = fig.suptitle("", fontsize=9)
+        self._suptitle = fig.suptitle("", fontsize=9, animated=True)
         fig.subplots_adjust(left=0.05, right=0.9, top=0.85, bottom=0.13, wspace=0.25)
+        canvas.draw()  # the part every glass brain shares, drawn once
         self._fig, self._axes = fig, list(axes)
+        self._canvas, self._background = canvas, canvas.copy_from_bbox(fig.bbox)
 
-    def layer(self, ax: Any, values: np.ndarray, h: int, v: int, **kwargs: Any) -> Any:
-        """Draw ``values`` (shape (n_h, n_v) on the 2 mm grid) in ``ax``; removed after the next save."""
-        image = ax.imshow(values.T, origin="lower", extent=_extent(self.tpl, (h, v)), interpolation="nearest",
-                          **kwargs)
+    def layer(self, ax: Any, values: np.ndarray, h: int, v: int, cmap: Any, norm: Any) -> None:
+        """Draw ``values`` (shape (n_h, n_v) on the 2 mm grid; NaN: not drawn) in ``ax``.
+
+        The colours are computed here (``cmap(norm(values))``), so each pixel shows exactly its value's
+        colour (matplotlib's own resampling of scalar images can drop values at the ends of the
+        range). The layer is removed after the next save.
+        """
+        rgba = np.zeros(values.shape + (4,), np.float32)
+        shown = np.isfinite(values)
+        rgba[shown] = cmap(norm(values[shown]))
+        image = ax.imshow(rgba.transpose(1, 0, 2), origin="lower", extent=_extent(self.tpl, (h, v)),
+                          interpolation="nearest", animated=True)
         self._layers.append(image)
-        return image
 
-    def colorbar(self, mappable: Any, label: str, ticks: Any = None) -> None:
-        """A colour bar naming ``label`` (removed after the next save)."""
-        cax = self._fig.add_axes((0.915, 0.16, 0.012, 0.64))
-        cb = self._fig.colorbar(mappable, cax=cax, ticks=ticks)
+    def colorbar(self, cmap: Any, norm: Any, label: str, ticks: Any = None) -> None:
+        """A colour bar of ``cmap`` on ``norm`` naming ``label`` (removed after the next save)."""
+        from matplotlib.cm import ScalarMappable
+
+        cax = self._fig.add_axes((0.915, 0.16, 0.012, 0.64), animated=True)
+        cb = self._fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, ticks=ticks)
         cb.set_label(label, fontsize=8)
         cb.ax.tick_params(labelsize=7)
         self._layers.append(cax)
 
     def scatter(self, ax: Any, *args: Any, **kwargs: Any) -> None:
         """Markers in ``ax`` (removed after the next save)."""
-        self._layers.append(ax.scatter(*args, **kwargs))
+        self._layers.append(ax.scatter(*args, animated=True, **kwargs))
 
     def save(self, path: Path, title: str) -> Path:
-        """Write the figure with ``title``, then remove its layers for the next glass brain."""
+        """Write the figure with ``title``, then remove its layers for the next glass brain.
+
+        The layers and the title are drawn over a copy of the shared part (matplotlib's blitting).
+        """
         self.axes()
+        self._canvas.restore_region(self._background)
         self._suptitle.set_text(title or "")
-        self._fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
+        for artist in [*self._layers, self._suptitle]:
+            self._fig.draw_artist(artist)
+        save_pixels(self._canvas, path)
         for artist in reversed(self._layers):  # the colour bar before the image it shows
             artist.remove()
         self._layers = []
         return path
 
     def close(self) -> None:
-        """Close the figure."""
-        if self._fig is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._fig)
-            self._fig = None
+        """Let go of the figure."""
+        self._fig = None
 
 
 def plot_input(
@@ -197,12 +213,11 @@ def plot_input(
     top = float(np.abs(grid).max()) or 1.0
     cmap = plt.get_cmap("RdBu_r" if signed else "hot")
     norm = TwoSlopeNorm(0.0, -top, top) if signed else Normalize(0.0, top)
-    image = None
     for (axis, _name, (h, v)), ax in zip(_VIEWS, glass.axes()):
         proj = projection(grid, axis)
         proj = np.where(np.abs(proj) > thr, proj, np.nan)
-        image = glass.layer(ax, proj, h, v, cmap=cmap, norm=norm)
-    glass.colorbar(image, quantity)
+        glass.layer(ax, proj, h, v, cmap, norm)
+    glass.colorbar(cmap, norm, quantity)
     return glass.save(path, title)
 
 
@@ -245,12 +260,11 @@ def plot_clusters(
             palette = plt.get_cmap("tab20")
             cmap = ListedColormap([palette(k % 20) for k in range(len(ids))])
             norm = BoundaryNorm(bounds, cmap.N)
-            image = None
             for (axis, _name, (h, v)), ax in zip(_VIEWS, axes):
                 proj = projection(lab, axis, weight).astype(np.float32)
                 proj[proj == 0] = np.nan
-                image = glass.layer(ax, proj, h, v, cmap=cmap, norm=norm)
-            glass.colorbar(image, "cluster id (− = negative)", ticks=ids if len(ids) <= 24 else None)
+                glass.layer(ax, proj, h, v, cmap, norm)
+            glass.colorbar(cmap, norm, "cluster id (− = negative)", ticks=ids if len(ids) <= 24 else None)
         return glass.save(path, title)
     if coords is not None and labels is not None:
         labels = np.asarray(labels, int)
