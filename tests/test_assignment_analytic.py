@@ -1,4 +1,4 @@
-"""SPEC section 4 checked against dense numpy computed here, on small synthetic maps built with the
+"""The assignment metrics (correlation, IoU, containedness, weighted means) checked against dense numpy computed here, on small synthetic maps built with the
 public custom-map API (``atlascope.maps.from_nifti``); plus the sparse index's disk cache."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def dense(comp_list):
 
 
 def expected_metrics(m, q, threshold=0.0):
-    """Dense reference of SPEC section 4's table for one (component, region) pair; None if no overlap."""
+    """Dense reference of the assignment table for one (component, region) pair; None if no overlap."""
     m = np.where(m >= threshold, m, 0).astype(np.float64) if threshold > 0 else m.astype(np.float64)
     mp, qp = m > 0, q > 0
     inter = int((mp & qp).sum())

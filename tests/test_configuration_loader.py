@@ -1,5 +1,5 @@
 """Loading the real siibra-configurations catalogue (../shared) into a registry: counts, laziness,
-name resolution across sources (SPEC section 1), malformed files, zip and folder sources."""
+name resolution across sources, malformed files, zip and folder sources."""
 
 from __future__ import annotations
 

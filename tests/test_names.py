@@ -1,4 +1,4 @@
-"""SPEC section 1: the word rule of name matching, /regex/ specs, hemisphere suffixes, versions."""
+"""The word rule of name matching, /regex/ specs, hemisphere suffixes, versions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC section 1: region trees, region lookup, ambiguity and not-found errors, aliases of the offline
+"""Region trees, region lookup, ambiguity and not-found errors, aliases of the offline
 pack, and parent regions fetched as the union (max) of their children."""
 
 from __future__ import annotations

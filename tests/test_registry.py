@@ -1,4 +1,4 @@
-"""SPEC section 1: spaces, parcellations (newest version wins), get_map narrowing, and the provenance of
+"""Spaces, parcellations (newest version wins), get_map narrowing, and the provenance of
 the offline pack."""
 
 from __future__ import annotations
