@@ -52,6 +52,14 @@ def _without_rounding_noise(sub: np.ndarray, top: float) -> np.ndarray:
     return np.where(sub > RESAMPLING_NOISE * top, sub, 0).astype(sub.dtype, copy=False)
 
 
+def _all_missing(column: Any) -> bool:
+    """Whether every cell of a table column (array or list) is None or NaN (pandas' ``isna``)."""
+    import pandas as pd
+
+    arr = column if isinstance(column, np.ndarray) else np.asarray(column, dtype=object)
+    return bool(pd.isna(arr).all())
+
+
 def _tuples(coords: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
     """Rows of an (N, 3) array as a list of (x, y, z) tuples."""
     return list(map(tuple, coords[rows].tolist()))
@@ -573,9 +581,7 @@ class Map:
         if not isinstance(data, pd.DataFrame):
             cols = {k: data[k] for k in ASSIGNMENT_COLUMNS if k in data}
             if cols and len(next(iter(cols.values()))):
-                return pd.DataFrame(
-                    {k: v for k, v in cols.items() if not pd.Series(v, copy=False).isna().all()}
-                )
+                return pd.DataFrame({k: v for k, v in cols.items() if not _all_missing(v)})
             data = pd.DataFrame(data)
         df = data[[k for k in ASSIGNMENT_COLUMNS if k in data.columns]]
         empty = (
