@@ -231,6 +231,7 @@ def transform_box(lo: ArrayLike, hi: ArrayLike, affine: ArrayLike) -> tuple[np.n
     moved = box_corners(lo, hi) @ a[:3, :3].T + a[:3, 3]
     return moved.min(axis=0), moved.max(axis=0)
 
+
 def subgrid_affine(affine: ArrayLike, offset: ArrayLike) -> np.ndarray:
     """Voxel-to-mm affine of the sub-grid whose voxel ``(0, 0, 0)`` is voxel ``offset`` of a grid.
 
