@@ -17,11 +17,12 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..affines import nearest_voxel
 from .template import Template
 
-__all__ = ["DPI", "PNG_OPTIONS", "FigureContext", "plot_cluster_slices", "save_figure", "save_pixels", "threshold_of"]
+__all__ = ["DPI", "PNG_OPTIONS", "FigureContext", "plot_cluster_slices", "save_pixels", "threshold_of"]
 
 #: Resolution of every PNG of the report (dots per inch).
 DPI = 150
@@ -33,15 +34,6 @@ PNG_OPTIONS = MappingProxyType({"pil_kwargs": MappingProxyType({"compress_level"
 _BOX = ((-90.0, 90.0), (-126.0, 90.0), (-72.0, 108.0))
 _STEP_MM = 1.0
 _PLANES = ("sagittal x", "coronal y", "axial z")
-
-
-def save_figure(fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure at :data:`DPI` on white, then close it."""
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=DPI, facecolor="white", **PNG_OPTIONS)
-    plt.close(fig)
-    return path
 
 
 def threshold_of(data: np.ndarray, percentile: float) -> float | None:
@@ -135,14 +127,14 @@ class FigureContext:
         """
         if self._figure is not None:
             return self._figure
-        import matplotlib.pyplot as plt
+        from matplotlib import colormaps
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize, TwoSlopeNorm
         from matplotlib.figure import Figure
 
         vmax = self.vmax
-        cmap = plt.get_cmap("RdBu_r" if self.signed else "hot")
+        cmap = colormaps["RdBu_r" if self.signed else "hot"]
         norm = TwoSlopeNorm(0.0, -vmax, vmax) if self.signed else Normalize(0.0, vmax)
         fig = Figure(figsize=(7.2, 2.7), dpi=DPI, facecolor="white")
         canvas = FigureCanvasAgg(fig)
@@ -245,8 +237,6 @@ def plot_cluster_slices(
 
 def save_pixels(canvas: Any, path: Path) -> Path:
     """Write what an Agg canvas holds as an RGB PNG at :data:`DPI` (no new drawing)."""
-    from PIL import Image
-
     rgba = np.asarray(canvas.buffer_rgba())
     Image.fromarray(rgba[..., :3]).save(path, format="png", dpi=(DPI, DPI), **PNG_OPTIONS["pil_kwargs"])
     return path

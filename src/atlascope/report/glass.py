@@ -201,7 +201,7 @@ def plot_input(
 
     Values of magnitude at most the 75th percentile of the non-zero magnitudes are not drawn.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.colors import Normalize, TwoSlopeNorm
 
     data = np.asanyarray(img.dataobj, dtype=np.float32)
@@ -211,7 +211,7 @@ def plot_input(
     del data
     signed = bool(grid.min() < 0)
     top = float(np.abs(grid).max()) or 1.0
-    cmap = plt.get_cmap("RdBu_r" if signed else "hot")
+    cmap = colormaps["RdBu_r" if signed else "hot"]
     norm = TwoSlopeNorm(0.0, -top, top) if signed else Normalize(0.0, top)
     for (axis, _name, (h, v)), ax in zip(_VIEWS, glass.axes()):
         proj = projection(grid, axis)
@@ -239,7 +239,7 @@ def plot_clusters(
     (``coords``, MNI mm, shape (n, 3)) of each cluster are drawn in its colour; noise samples
     (label −1) are never drawn.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     tpl = glass.tpl
@@ -257,7 +257,7 @@ def plot_clusters(
         ids = [int(i) for i in np.unique(lab) if i != 0]
         if ids:
             bounds = np.r_[np.asarray(ids, float) - 0.5, ids[-1] + 0.5]
-            palette = plt.get_cmap("tab20")
+            palette = colormaps["tab20"]
             cmap = ListedColormap([palette(k % 20) for k in range(len(ids))])
             norm = BoundaryNorm(bounds, cmap.N)
             for (axis, _name, (h, v)), ax in zip(_VIEWS, axes):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..commons import logger
 from ..configuration.package_data import package_file
@@ -75,8 +76,6 @@ def _png_b64(pixels: np.ndarray, palette: np.ndarray | None = None, transparent:
     Palette images keep the sprites at one byte per pixel (no RGBA copy of a million pixels); the
     ``transparent`` palette index is see-through.
     """
-    from PIL import Image
-
     im = Image.fromarray(np.ascontiguousarray(pixels))
     extra: dict[str, Any] = {}
     if palette is not None:
@@ -118,7 +117,7 @@ def write_viewer(img: Any, path: Path, tpl: Template, title: str = "", threshold
     pathlib.Path or None
         ``path``, or None when nilearn's scripts are missing (the report then has no viewer tab).
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
     try:
         scripts = [package_file("nilearn", *parts).read_text(encoding="utf-8") for parts in SCRIPTS]
@@ -135,7 +134,7 @@ def write_viewer(img: Any, path: Path, tpl: Template, title: str = "", threshold
     del data
     top = float(np.abs(grid).max()) or 1.0
     vmin, vmax = (-top, top) if signed else (0.0, top)
-    cmap = plt.get_cmap("RdBu_r" if signed else "hot")
+    cmap = colormaps["RdBu_r" if signed else "hot"]
     bg = _levels(tpl.data2, 0.0, 1.0)  # grey levels
     bg[tpl.data2 <= 1e-6] = 255  # outside the head: white
     bg_png = _png_b64(sprite(bg))
