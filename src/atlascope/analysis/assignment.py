@@ -332,65 +332,61 @@ def image_structures(
     offset = np.asarray(offset, np.int64)
     pos = sub > 0
     local = np.flatnonzero(pos)  # C-order positions in the sub-box
+    if not len(local):
+        return None
+    s1, s2 = int(sub.shape[1]), int(sub.shape[2])
+    S1, S2 = int(shape[1]), int(shape[2])
+    row = local // s2  # sub-box row (i, j) of each voxel
+    # runs: maximal stretches of consecutive voxels along one row. Neighbours are connected, so a
+    # run lies in one component; boxes, sizes and sums come from the runs in integer arithmetic.
+    brk = np.flatnonzero((np.diff(local) != 1) | (row[1:] != row[:-1])) + 1
+    first = np.r_[0, brk]
+    run_len = np.diff(np.r_[first, len(local)])
     if split_components:
         from scipy import ndimage  # heavy: imported at first use, not with atlascope
 
         lab, n = ndimage.label(pos, structure=ndimage.generate_binary_structure(3, COMPONENT_CONNECTIVITY))
-        labs = lab.reshape(-1)[local] if n > 1 else None  # one component: every positive voxel
-        sizes = np.bincount(labs, minlength=n + 1) if n > 1 else np.array([0, len(local)])
+        run_lab = lab.reshape(-1)[local[first]]
+        sizes = np.zeros(n + 1, np.int64)
+        np.add.at(sizes, run_lab, run_len)
         good = np.flatnonzero(sizes > minsize_voxel)
         good = good[good > 0]
-        if n <= 1:
-            owner = np.zeros(len(local) if len(good) else 0, np.int64)
-            local = local[: len(owner)]
-        elif len(good) == n:
-            owner = labs.astype(np.int64) - 1
-        else:
-            relabel = np.full(n + 1, -1, np.int64)
-            relabel[good] = np.arange(len(good))
-            owner = relabel[labs]
-            keep = owner >= 0
-            local, owner = local[keep], owner[keep]
         K = len(good)
+        if not K:
+            return None
+        relabel = np.full(n + 1, -1, np.int64)
+        relabel[good] = np.arange(K)
+        run_owner = relabel[run_lab]
+        if K < n:  # drop the voxels of the small components
+            keep = run_owner >= 0
+            voxel_keep = np.repeat(keep, run_len)
+            local, row = local[voxel_keep], row[voxel_keep]
+            run_owner, run_len, first = run_owner[keep], run_len[keep], first[keep]
+            first = np.cumsum(run_len) - run_len
     else:
-        owner, K = np.zeros(len(local), np.int64), 1
-    if not len(local):
-        return None
-    # sub-box voxel (i, j, k) of each entry and its flat index on the map grid, by integer arithmetic
-    s1, s2 = int(sub.shape[1]), int(sub.shape[2])
-    S1, S2 = int(shape[1]), int(shape[2])
-    row = local // s2
+        run_owner, K = np.zeros(len(first), np.int64), 1
+    owner = np.repeat(run_owner, run_len) if K > 1 else np.zeros(len(local), np.int64)
+    # flat index on the map grid: local = row * s2 + k and row = i * s1 + j
     i = row // s1
-    j = row - i * s1
-    k = local - row * s2
-    o0, o1, o2 = offset.tolist()
-    flat = ((i + o0) * S1 + (j + o1)) * S2 + (k + o2)
+    base = (int(offset[0]) * S1 + int(offset[1])) * S2 + int(offset[2])
+    flat = local + row * (S2 - s2) + i * ((S1 - s1) * S2) + base
     q = sub.reshape(-1)[local].astype(np.float64)
-    if K == 1:  # the entries are in C order: the first axis is sorted
-        lo = np.array([[i[0], j.min(), k.min()]], np.int64) + offset
-        hi = np.array([[i[-1], j.max(), k.max()]], np.int64) + offset
-        cnt = np.array([len(local)])
-        # integer sums: exact in any order
-        sums = np.array([[float(a.sum() + o * len(local)) for a, o in zip((i, j, k), (o0, o1, o2))]])
-    else:
-        # runs of consecutive entries in one sub-box row (i, j) and one structure (k rises along
-        # each): boxes, counts and sums per structure from the runs, in exact integer arithmetic
-        brk = np.flatnonzero((row[1:] != row[:-1]) | (owner[1:] != owner[:-1])) + 1
-        first, last = np.r_[0, brk], np.r_[brk, len(local)] - 1
-        run_owner, run_len = owner[first], last - first + 1
-        kcum = np.cumsum(k)
-        run_ksum = kcum[last] - kcum[first] + k[first]
-        lo = np.full((K, 3), np.iinfo(np.int64).max, np.int64)
-        hi = np.full((K, 3), -1, np.int64)
-        sums = np.zeros((K, 3), np.int64)
-        cnt = np.zeros(K, np.int64)
-        for a, (low, high, total) in enumerate(
-            ((i[first], i[first], i[first] * run_len), (j[first], j[first], j[first] * run_len), (k[first], k[last], run_ksum))
-        ):
-            np.minimum.at(lo[:, a], run_owner, low)
-            np.maximum.at(hi[:, a], run_owner, high)
-            np.add.at(sums[:, a], run_owner, total)
-        np.add.at(cnt, run_owner, run_len)
-        lo, hi = lo + offset, hi + offset
-        sums = (sums + offset * cnt[:, None]).astype(np.float64)
+    run_row = row[first]
+    run_i = run_row // s1
+    run_j = run_row - run_i * s1
+    run_k = local[first] - run_row * s2  # k of the first voxel; the run covers run_k .. run_k + len - 1
+    run_ksum = run_len * run_k + run_len * (run_len - 1) // 2
+    lo = np.full((K, 3), np.iinfo(np.int64).max, np.int64)
+    hi = np.full((K, 3), -1, np.int64)
+    sums = np.zeros((K, 3), np.int64)
+    cnt = np.zeros(K, np.int64)
+    for a, (low, high, total) in enumerate(
+        ((run_i, run_i, run_i * run_len), (run_j, run_j, run_j * run_len), (run_k, run_k + run_len - 1, run_ksum))
+    ):
+        np.minimum.at(lo[:, a], run_owner, low)
+        np.maximum.at(hi[:, a], run_owner, high)
+        np.add.at(sums[:, a], run_owner, total)
+    np.add.at(cnt, run_owner, run_len)
+    lo, hi = lo + offset, hi + offset
+    sums = (sums + offset * cnt[:, None]).astype(np.float64)
     return Structures(owner, flat, q, K, lo, hi), sums / cnt[:, None]
