@@ -249,9 +249,9 @@ def _region_mask(region: Region, registry: Any, threshold: float) -> Any:
         except AtlascopeError as exc:
             logger.debug("no mask of %s in %s: %s", region, m.name, exc)
             continue
-        arr = np.asarray(img.dataobj, dtype=float)
         cut = threshold if m.maptype == "statistical" else 0.0
-        return nib.Nifti1Image((arr > cut).astype(np.uint8), img.affine)
+        mask = np.asanyarray(img.dataobj) > cut  # compared in the file's dtype: no float64 copy
+        return nib.Nifti1Image(mask.astype(np.uint8), img.affine)
     raise NotFoundError(
         f"No map in MNI152 space holds {region.name!r}, so Allen samples cannot be selected; pass a Volume "
         "(ROI image in MNI152) instead of the region."
