@@ -14,6 +14,7 @@ from numbers import Real
 import numpy as np
 
 from ..affines import apply_affine, box_corners, transform_box
+from ..analysis.clustering import find_clusters
 from ..checks import MAX_SIGMA_MM, as_sigma_mm
 from ..core.space import Space
 from ..errors import InvalidInputError
@@ -333,9 +334,6 @@ class PointCloud:
         numpy.ndarray of int, shape (N,)
             Labels, 0 for the largest cluster, -1 for noise.
         """
-        # analysis imports numpy.random (~20 ms): not at `import atlascope` (start-up)
-        from ..analysis.clustering import find_clusters
-
         self.labels = find_clusters(
             self.coordinates,
             min_fraction=min_fraction,

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..commons import logger
 from ..errors import AtlascopeError
-from ..files import short_digest
+from ..files import atomic_write, short_digest
+from ..retrieval.cache import cache_dir, file_lock
 from .providers import NiftiProvider, Provider, load_nifti, read_dataobj
 
 __all__ = ["MaxProbabilityProvider"]
@@ -42,9 +43,6 @@ class MaxProbabilityProvider(Provider):
         return f"maximum probability (threshold {self.threshold:g}) of {self.src.source}"
 
     def _cache_path(self) -> Path:
-        # retrieval imports urllib, http and ssl (~20 ms): only when the cache is used
-        from ..retrieval.cache import cache_dir
-
         key = short_digest(self.identity)
         return Path(cache_dir()) / "derived" / f"maxprob-{key}.nii.gz"
 
@@ -84,9 +82,6 @@ class MaxProbabilityProvider(Provider):
         cached = self._load_cached(target)
         if cached is not None:
             return cached
-        # retrieval imports urllib, http and ssl (~20 ms): only when the cache is used
-        from ..retrieval.cache import atomic_write, file_lock
-
         target.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(target):
             cached = self._load_cached(target)

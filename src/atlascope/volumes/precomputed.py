@@ -30,6 +30,8 @@ import numpy as np
 from ..affines import box_corners, mm_to_voxel
 from ..commons import logger, require_extra
 from ..errors import InvalidInputError, RetrievalError
+from ..retrieval import NotAtSourceError, fetch
+from ..retrieval.validate import ValidationFailed
 from .providers import Provider
 
 __all__ = ["PrecomputedProvider", "PrecomputedScale", "DEFAULT_MAX_BYTES"]
@@ -245,9 +247,6 @@ class PrecomputedProvider(Provider):
         return self.url
 
     def _fetch_bytes(self, relpath: str, kind: str = "bytes") -> bytes:
-        # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
-        from ..retrieval import fetch
-
         return fetch(f"{self.url}/{relpath}", kind=kind).read_bytes()
 
     def _fetch_chunk(self, scale: PrecomputedScale, name: str, shape_xyzc: tuple[int, ...]) -> np.ndarray:
@@ -257,10 +256,6 @@ class PrecomputedProvider(Provider):
         the download's content check, so an empty, HTML, JSON, short or corrupt body is never
         cached, and a bad cached chunk is evicted and downloaded again.
         """
-        # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
-        from ..retrieval import fetch
-        from ..retrieval.validate import ValidationFailed
-
         where = f"{self.url}/{scale.key}/{name}"
         decoded: dict[str, np.ndarray] = {}
 
@@ -402,9 +397,6 @@ class PrecomputedProvider(Provider):
             )
         if scale.encoding == "compressed_segmentation":  # before any chunk is downloaded
             require_extra("compressed_segmentation", "precomputed", "Decoding compressed_segmentation label volumes")
-        # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
-        from ..retrieval import NotAtSourceError as missing
-
         off = np.asarray(scale.voxel_offset, int)
         lo = off if lo is None else np.maximum(np.asarray(lo, int), off)
         hi = (
@@ -421,7 +413,7 @@ class PrecomputedProvider(Provider):
             shape_xyzc = (x1 - x0, y1 - y0, z1 - z0, self.channels)
             try:
                 chunk = self._fetch_chunk(scale, name, shape_xyzc)
-            except missing:  # type: ignore[misc]
+            except NotAtSourceError:
                 logger.debug("chunk %s/%s/%s is absent; reading zeros", self.url, scale.key, name)
                 continue
             a = np.maximum([x0, y0, z0], lo)

@@ -20,6 +20,7 @@ import numpy as np
 from ..commons import logger
 from ..errors import InvalidInputError, NotFoundError
 from ..files import short_digest
+from ..retrieval import fetch, zip_member_path
 from ..settings import env_bytes
 
 __all__ = [
@@ -384,9 +385,6 @@ class NiftiProvider(Provider):
     def local_path(self) -> str:
         """Path of the file on disk (downloading it into the cache first for URLs)."""
         if _is_url(self._source):
-            # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
-            from ..retrieval import fetch
-
             return str(fetch(self._source, kind="nifti"))
         if self._source.startswith("file://"):
             return self._source[len("file://") :]
@@ -432,8 +430,5 @@ class ZipNiftiProvider(Provider):
         return f"{self.url}#{self.member}"
 
     def fetch(self, z: int | None = None) -> nib.Nifti1Image:
-        # retrieval imports urllib, http and ssl (~20 ms): only when a file is fetched
-        from ..retrieval import zip_member_path
-
         path = zip_member_path(self.url, self.member)
         return NiftiProvider(path).fetch(z)
