@@ -61,7 +61,7 @@ import atlascope
 from atlascope.configuration.sources import use_configuration
 from atlascope.core.registry import Registry
 from atlascope.maps.map import RESAMPLING_NOISE
-from atlascope.maps.resampling import resample_to_grid
+from atlascope.volumes.resampling import resample_to_grid
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_BENCH = HERE.parent.parent / "shared" / "bench"

@@ -197,7 +197,7 @@ import json, sys, time
 sys.path.insert(0, {bench!r})
 import numpy as np, nibabel as nib, atlascope
 from atlascope import volumes
-from atlascope.maps.resampling import crop_resample
+from atlascope.volumes.resampling import crop_resample
 from bench_core import synthetic
 
 def timed(f):

@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from atlascope.analysis.assignment import image_structures
 from atlascope.analysis.sparse import SparseIndex
-from atlascope.maps.resampling import _axis_aligned, _axis_table
+from atlascope.volumes.resampling import _axis_aligned, _axis_table
 
 
 def _blobs(rng: np.random.Generator, shape=(14, 11, 9)) -> np.ndarray:

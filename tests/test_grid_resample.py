@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nilearn.image.resampling import BoundingBoxError
 
-from atlascope.maps.resampling import _axis_table, crop_resample, resample_to_grid
+from atlascope.volumes.resampling import _axis_table, crop_resample, resample_to_grid
 
 
 def _case(rng: np.random.Generator, labels: bool):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import atlascope as siibra
-from atlascope.maps.resampling import resample_to_grid
+from atlascope.volumes.resampling import resample_to_grid
 
 T_MAP = os.path.join(os.path.dirname(nilearn.__file__), "datasets", "data", "image_10426.nii.gz")
 METRICS = ["intersection over union", "map containedness", "input containedness"]

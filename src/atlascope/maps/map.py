@@ -25,10 +25,10 @@ from ..errors import AmbiguousNameError, InvalidInputError, NotFoundError
 from ..locations.point import Point, PointCloud
 from ..locations.spaces import check_compatible
 from ..volumes.builders import from_nifti as volume_from_nifti
+from ..volumes.resampling import crop_resample, resample_to_grid
 from ..volumes.spatial import spatial_props
 from ..volumes.validation import validated_image
 from ..volumes.volume import Volume, volume_from_image
-from .resampling import crop_resample, resample_to_grid
 from .sparse_index import load_or_build
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from ..errors import CacheError
 from ..files import short_digest
 from ..retrieval.cache import cache_dir, file_lock
 from ..volumes.providers import read_dataobj
-from .resampling import resample_to_grid
+from ..volumes.resampling import resample_to_grid
 
 __all__ = ["IndexedMap", "index_key", "build_index", "load_or_build"]
 

@@ -4,7 +4,7 @@ Drawn with matplotlib ``imshow`` instead of nilearn's ``plot_glass_brain``: impo
 ``nilearn.plotting`` alone takes 2–5 s and about 270 MB (it pulls scikit-learn) on a 2-core machine,
 more than the whole report may cost, and each of its glass brains draws a vector schematic of some
 2,000 patches (about 1 s). Here the input is sampled with nearest neighbour on the template's 2 mm grid
-(only its support, :func:`atlascope.maps.resampling.crop_resample`) and projected along x, y and z: each
+(only its support, :func:`atlascope.volumes.resampling.crop_resample`) and projected along x, y and z: each
 pixel shows the value of largest magnitude along its ray (with its sign), so the colours are values of
 the input. Three views (sagittal, coronal, axial) share MNI mm axes; L and R mark the hemispheres.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..maps.resampling import crop_resample
+from ..volumes.resampling import crop_resample
 from .figures import DPI, save_pixels, threshold_of
 from .template import Template
 

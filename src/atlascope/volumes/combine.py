@@ -12,6 +12,7 @@ from ..core.space import Space
 from ..errors import InvalidInputError
 from ..locations.spaces import check_compatible
 from .builders import from_nifti
+from .resampling import resample_to_grid
 from .volume import Volume, volume_from_image
 
 __all__ = ["from_file", "merge"]
@@ -44,7 +45,6 @@ def merge(volumes: Sequence[Volume], labels: Sequence[int] | None = None, name: 
     SpaceMismatchError
         The volumes are in unrelated spaces.
     """
-    from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
     vols = list(volumes)
     if not vols or not all(isinstance(v, Volume) for v in vols):

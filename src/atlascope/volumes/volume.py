@@ -17,6 +17,7 @@ from ..errors import InvalidInputError
 from ..locations.point import BoundingBox, Point, PointCloud
 from ..locations.spaces import check_compatible, resolve_space
 from .providers import ImageProvider, Provider, read_dataobj
+from .resampling import resample_to_grid
 from .spatial import (
     ComponentSpatialProperties,
     crop_to_box,
@@ -225,7 +226,6 @@ class Volume:
                 return None
             return volume_from_image(img, self.space, f"{self.name} in box")
         if isinstance(other, Volume):
-            from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
             check_compatible(other.space, self.space)
             a = self.fetch()
@@ -267,7 +267,6 @@ def _resample_to_resolution(img: nib.Nifti1Image, res: float) -> nib.Nifti1Image
     Interpolation is ``resample_to_grid``'s default: nearest neighbour for integer, boolean and
     binary (label-like) images, linear otherwise.
     """
-    from ..maps.resampling import resample_to_grid  # maps/__init__ imports volumes: not at the top
 
     affine = np.asarray(img.affine, float)
     old = resolution_of(img)
