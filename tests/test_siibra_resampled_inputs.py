@@ -67,11 +67,6 @@ def test_support_is_the_exact_interpolants_support(pmaps, cluster_3mm):
         assert not np.allclose(a.reindex(c.index).to_numpy(float), c.to_numpy(float), atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="maps.map.RESAMPLING_NOISE (1e-5 x max) also drops real values of smooth inputs "
-    "(docs/differences.md, resampled inputs); input support should be where the exact interpolant is > 0",
-)
 def test_small_real_values_of_a_smooth_input_are_input(pmaps):
     # a KDE-like 3 mm map (a Gaussian of sigma 6 mm at the left lateral geniculate body, cut at
     # 1e-12 x max): its tails are far below 1e-5 x max but real; only voxels where the exact linear

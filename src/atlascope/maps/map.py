@@ -37,21 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Map", "MapIndex", "ASSIGNMENT_COLUMNS", "METRIC_COLUMNS"]
 
 
-#: Resampled input values at most this fraction of the input's maximum count as 0 (rounding noise).
-RESAMPLING_NOISE = 1e-5
-
-
-def _without_rounding_noise(sub: np.ndarray, top: float) -> np.ndarray:
-    """Zero what linear resampling leaves at ~1e-14 (float64) or ~1e-6 (float32) of the maximum where
-    the exact interpolant is 0 — target voxels on the centre of a zero source voxel. Whether such a
-    voxel comes out as a tiny positive, 0 or a tiny negative depends on where the resampled box
-    starts, and counting it changes every containedness and IoU of a resampled input
-    (docs/differences.md: resampled inputs)."""
-    if top <= 0 or sub.size == 0:
-        return sub
-    return np.where(sub > RESAMPLING_NOISE * top, sub, 0).astype(sub.dtype, copy=False)
-
-
 def _all_missing(column: Any) -> bool:
     """Whether every cell of a table column (array or list) is None or NaN (pandas' ``isna``)."""
     import pandas as pd
@@ -684,8 +669,6 @@ class Map:
         shape, affine = idx.shape, idx.affine
         data = np.asanyarray(img.dataobj)
         sub, offset = crop_resample(data, img.affine, shape, affine, positive=True)
-        if data.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine, atol=1e-6):
-            sub = _without_rounding_noise(sub, float(np.max(data)) if data.size else 0.0)
         if sub.size == 0 or not np.any(sub > 0):
             logger.info("The input has no positive voxels inside the map's grid; nothing to assign.")
             return self._frame({k: [] for k in ASSIGNMENT_COLUMNS})

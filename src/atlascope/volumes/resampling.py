@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -72,7 +73,12 @@ def crop_resample(
     """Resample only the part of the target grid that the input's non-zero voxels reach.
 
     With ``positive=True`` only voxels > 0 count (the others are taken as 0); the input is cropped to
-    their box before anything else, so no pass over the rest of the image allocates memory.
+    their box before anything else, so no pass over the rest of the image allocates memory. The
+    result is then exactly 0 where the exact linear interpolant is 0 (and > 0 wherever it is > 0,
+    however small): on grids with parallel axes, target voxels within 1e-6 voxel of a source centre
+    take that centre's value; on oblique grids, voxels outside the resampled support of the
+    positive voxels (weight <= 1e-6) are set to 0. Float error of the grid mapping therefore adds
+    no voxels to the input's support.
 
     Returns
     -------
@@ -111,8 +117,17 @@ def crop_resample(
     if np.allclose(vox[:3, :3], np.diag(np.diag(vox[:3, :3])), atol=1e-9):
         sub = _axis_aligned(data, vox, tlo, thi, labels)
         return sub, tlo
-    sub = resample_to_grid(data, affine, tuple(thi - tlo), subgrid_affine(target_affine, tlo), labels=labels)
-    return (sub if labels else sub.astype(np.float32, copy=False)), tlo
+    sub_affine = subgrid_affine(target_affine, tlo)
+    sub = resample_to_grid(data, affine, tuple(thi - tlo), sub_affine, labels=labels)
+    if labels:
+        return sub, tlo
+    sub = sub.astype(np.float32, copy=False)
+    if positive:  # exactly 0 where the exact interpolant is: outside the resampled support of data > 0
+        with warnings.catch_warnings():  # nilearn warns on linear resampling of a binary image: intended
+            warnings.simplefilter("ignore", UserWarning)
+            weight = resample_to_grid((data > 0).astype(np.float32), affine, tuple(thi - tlo), sub_affine, labels=False)
+        sub = np.where(weight > _SUPPORT_WEIGHT, sub, 0).astype(np.float32, copy=False)
+    return sub, tlo
 
 
 def _support_box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -145,6 +160,12 @@ _FEW = 2
 #: Tolerance (source voxels) at the grid's edges, so that edge voxels of a matching grid stay in.
 _EDGE = 1e-6
 
+#: Distance (source voxels) within which a target voxel counts as sitting on a source voxel centre.
+_SNAP = 1e-6
+
+#: Weight of the input's support below which an obliquely resampled voxel is outside it.
+_SUPPORT_WEIGHT = 1e-6
+
 
 @functools.lru_cache(maxsize=128)
 def _axis_table(
@@ -174,8 +195,12 @@ def _axis_table(
         inside = (c >= -_EDGE) & (c <= n_src - 1 + _EDGE)
         i0 = np.clip(np.floor(c), 0, max(n_src - 2, 0)).astype(np.intp)
         i1 = np.minimum(i0 + 1, n_src - 1)
-        w = np.clip(c - i0, 0.0, 1.0).astype(np.float32)
-        out = (i0, i1, w, inside)
+        w = np.clip(c - i0, 0.0, 1.0)
+        # a target voxel within _SNAP of a source centre sits on it: its weight is exactly 0 or 1,
+        # so the value there is the source's (no 1e-17 x neighbour left by float error in ``c``)
+        w[w < _SNAP] = 0.0
+        w[w > 1.0 - _SNAP] = 1.0
+        out = (i0, i1, w.astype(np.float32), inside)
     for a in out:
         a.setflags(write=False)
     return out
