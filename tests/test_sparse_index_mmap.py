@@ -88,3 +88,43 @@ def test_unaligned_numpy_savez_file_still_loads(tmp_path):
     back = SparseIndex.load(path)
     for name in SparseIndex._ARRAYS:
         np.testing.assert_array_equal(getattr(back, name), getattr(idx, name))
+
+
+def _resident_kib(path) -> int:
+    """Resident KiB of this process's mappings of ``path`` (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if len(head) >= 5 and "-" in head[0]:  # a mapping's first line: address range ... path
+                inside = line.rstrip().endswith(str(path))
+            elif inside and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not hasattr(mmap, "MADV_DONTNEED"), reason="needs madvise(MADV_DONTNEED) (Linux)")
+def test_release_pages_drops_resident_pages_and_keeps_results(tmp_path):
+    rng = np.random.default_rng(5)
+    shape = (64, 64, 64)
+    n = int(np.prod(shape))
+    cols = [(c, np.sort(rng.choice(n, size=40_000, replace=False)), rng.uniform(0.05, 1, 40_000).astype(np.float32))
+            for c in range(4)]
+    path = SparseIndex.from_columns(shape, np.eye(4), iter(cols), 4).save(tmp_path / "big.npz")
+    idx = SparseIndex.load(path)
+    flat = rng.choice(n, size=5000, replace=False)
+    before = idx.rows_of(flat)
+    total = float(np.asarray(idx.values, np.float64).sum())  # touches every page of values
+    assert _resident_kib(path) > 256
+    idx.release_pages()
+    assert _resident_kib(path) < 64
+    after = idx.rows_of(flat)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert float(np.asarray(idx.values, np.float64).sum()) == total
+
+
+def test_release_pages_of_an_index_in_memory_is_a_no_op():
+    idx = _index(np.random.default_rng(4))
+    idx.release_pages()
+    assert idx.nnz == 300

@@ -229,6 +229,7 @@ def label_clusters(
         for c in clusters:
             rows = _cluster_shares(m, c, affine) if m.is_labelled else _cluster_metrics(m, c, data, affine)
             long_rows.extend(rows)
+        m.load_index().release_pages()  # one atlas's index pages resident at a time
     long = pd.DataFrame(long_rows, columns=LONG_COLUMNS)
     return wide, long
 

@@ -13,6 +13,7 @@ atomically (:meth:`SparseIndex.save`) and memory-mapped read-only when loaded
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -188,6 +189,19 @@ class SparseIndex:
             )
         return self._thresholded[key]
 
+    def release_pages(self) -> None:
+        """Hand the memory-mapped pages this process has read back to the operating system.
+
+        The file stays mapped and the page cache keeps its contents, so the next query re-reads them
+        at memory speed; the process's resident memory no longer counts them. Labelling a table in
+        ten atlases one after the other thereby holds one atlas's pages at a time, not ten. No-op
+        for indices held in memory (built, or read from an unaligned file).
+        """
+        for arr in (self.voxels, self.indptr, self.columns, self.values):
+            mapping = _mapping_of(arr)
+            if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                mapping.madvise(mmap.MADV_DONTNEED)
+
     # --------------------------------------------------------------- reading
     def rows_of(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers of flat voxel indices, and which of them are covered at all.
@@ -307,6 +321,18 @@ class SparseIndex:
             return cls(tuple(int(s) for s in z["shape"]), np.array(z["affine"]), **arrays)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CacheError(f"sparse index {path} is unreadable ({exc}); it will be rebuilt.") from exc
+
+
+def _mapping_of(arr: np.ndarray) -> mmap.mmap | None:
+    """The ``mmap`` an array views (through its chain of bases), or None for arrays in memory."""
+    base: object = arr
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return base
+        if isinstance(base, np.memmap) and isinstance(getattr(base, "_mmap", None), mmap.mmap):
+            return base._mmap
+        base = getattr(base, "base", None)
+    return None
 
 
 #: Alignment (bytes) of each member's array data in the stored ``.npz``: memory maps of it are then
