@@ -12,8 +12,8 @@ import pytest
 
 import atlascope
 from atlascope import Point, PointCloud, maps, volumes
+from atlascope.files import TEMP_PREFIX
 from atlascope.maps import sparse_index as sparse_index_mod
-from atlascope.retrieval.cache import TEMP_PREFIX
 
 SHAPE = (20, 20, 20)
 AFF = np.diag([2.0, 2.0, 2.0, 1.0])

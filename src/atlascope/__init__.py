@@ -8,6 +8,8 @@ Importing reads no large file and opens no socket; the offline pack loads at the
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 #: Exported names imported at first use (keeps ``import atlascope`` free of pandas and scipy):
 #: name -> (module relative to this package, attribute or "" for the module itself).
 #: Add a line here to export another lazily imported name.
-_LAZY: dict[str, tuple[str, str]] = {
+_LAZY: Mapping[str, tuple[str, str]] = MappingProxyType({
     "volumes": (".volumes", ""),
     "maps": (".maps", ""),
     "features": (".features", ""),
@@ -42,7 +44,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "use_configuration": (".configuration.sources", "use_configuration"),
     "last_report": (".configuration.sources", "last_report"),
     "get_clusters_table": (".labelling", "get_clusters_table"),
-}
+})
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..commons import logger
 from ..errors import InvalidInputError
-from ..retrieval.cache import atomic_write
+from ..files import atomic_write
 from .folder import (
     CLUSTERS_PNG,
     INDEX_HTML,
