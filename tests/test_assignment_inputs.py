@@ -125,3 +125,25 @@ def test_damaged_cached_max_probability_map_is_rebuilt(tmp_path, monkeypatch):
     np.testing.assert_array_equal(again, first)
     with gzip.open(cached) as fh:  # the cache file was rewritten whole
         assert len(fh.read()) > 0
+
+
+def test_validated_volumes_are_not_checked_twice_and_give_the_same_table():
+    # from_nifti validates once (the Volume remembers it); a Volume wrapping a raw image is checked
+    # at assignment: both give the same table, NaN voxels being background either way
+    from atlascope.volumes.volume import volume_from_image
+
+    m = _box_map()
+    data = np.zeros((20, 20, 20), np.float32)
+    data[4:10, 4:10, 4:10] = np.linspace(0.1, 1.0, 216, dtype=np.float32).reshape(6, 6, 6)
+    raw = data.copy()
+    raw[0, 0, 0] = np.nan
+    checked = volumes.from_nifti(nib.Nifti1Image(raw, AFF2), "mni152")
+    unchecked = volume_from_image(nib.Nifti1Image(raw, AFF2), "mni152", "raw")
+    assert checked.validated and not unchecked.validated
+    assert not volumes.from_nifti(nib.Nifti1Image(data, AFF2), "mni152", allow_zero=True).validated
+    a, b = m.assign(checked), m.assign(unchecked)
+    assert len(a) == len(b) > 0
+    cols = ["correlation", "intersection over union", "map containedness", "input containedness"]
+    np.testing.assert_array_equal(a[cols].to_numpy(float), b[cols].to_numpy(float))
+    with pytest.raises(InvalidInputError, match="all zero"):
+        m.assign(volume_from_image(nib.Nifti1Image(np.zeros_like(data), AFF2), "mni152", "zeros"))

@@ -526,7 +526,7 @@ class Map:
             item = volume_from_nifti(item, self.space, "input image")
         if isinstance(item, Volume):
             check_compatible(item.space, self.space, strict=strict)
-            img = validated_image(item.fetch(), what=item.name or "input volume")
+            img = item.fetch() if item.validated else validated_image(item.fetch(), what=item.name or "input volume")
             return self._assign_image(img, minsize_voxel, lower_threshold, split_components)
         raise InvalidInputError(
             f"Cannot assign a {type(item).__name__}: pass a Point, PointCloud, Volume or nibabel image."

@@ -76,7 +76,11 @@ def from_nifti(
         _check_in_space(clean, sp, name)
     src = str(img) if isinstance(img, str | os.PathLike) else "nibabel image in memory"
     return volume_from_image(
-        clean, sp, name, Provenance(source=src, files=(src,) if src.endswith((".nii", ".gz")) else ())
+        clean,
+        sp,
+        name,
+        Provenance(source=src, files=(src,) if src.endswith((".nii", ".gz")) else ()),
+        validated=not allow_zero,
     )
 
 

@@ -315,9 +315,12 @@ def _header3d(img: nib.Nifti1Image) -> nib.Nifti1Header:
 class ImageProvider(Provider):
     """An image held in memory."""
 
-    def __init__(self, img: nib.Nifti1Image, name: str = "in-memory image") -> None:
+    def __init__(self, img: nib.Nifti1Image, name: str = "in-memory image", validated: bool = False) -> None:
         self.img = img
         self.name = name
+        #: Whether ``img`` came out of ``validated_image`` (3D, finite, not all zero): users of the
+        #: image need not check it again.
+        self.validated = validated
         self._identity: str | None = None
 
     @property

@@ -61,6 +61,12 @@ class Volume:
         self.z = z
         self.provenance = provenance or Provenance(source=provider.source)
 
+    @property
+    def validated(self) -> bool:
+        """Whether the whole image (``fetch()``) is known to be 3D, finite and not all zero (a Volume
+        made by ``volumes.from_nifti`` / ``from_array``): checks need not be repeated."""
+        return self.z is None and bool(getattr(self.provider, "validated", False))
+
     def fetch(
         self,
         voi: BoundingBox | None = None,
@@ -280,6 +286,12 @@ def _resample_to_resolution(img: nib.Nifti1Image, res: float) -> nib.Nifti1Image
     return out
 
 
-def volume_from_image(img: nib.Nifti1Image, space, name: str, provenance: Provenance | None = None) -> Volume:
-    """Wrap an in-memory image as a Volume (no validation; see ``volumes.from_nifti``)."""
-    return Volume(ImageProvider(img, name or "in-memory image"), space, name, provenance=provenance)
+def volume_from_image(
+    img: nib.Nifti1Image, space, name: str, provenance: Provenance | None = None, validated: bool = False
+) -> Volume:
+    """Wrap an in-memory image as a Volume (no validation; see ``volumes.from_nifti``).
+
+    ``validated=True`` records that ``img`` is the output of ``validated_image`` (3D, finite, not
+    all zero), so that :attr:`Volume.validated` lets assignment skip checking it again.
+    """
+    return Volume(ImageProvider(img, name or "in-memory image", validated), space, name, provenance=provenance)
