@@ -86,3 +86,20 @@ def test_resampling_on_source_centres_equals_interpolation(scale, shift):
         a0, a1 = np.take(want, i0, axis=ax), np.take(want, i1, axis=ax)
         want = (a0 + (a1 - a0) * w.reshape(shape)) * inside.reshape(shape).astype(np.float32)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_run_components_number_voxels_as_ndimage_label(seed):
+    # components from the run graph: the same voxels and the same numbering (raster order of each
+    # component's first voxel) as scipy.ndimage.label with 18-connectivity, on boxes of any shape,
+    # thin ones included, from sparse to dense
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        box = tuple(int(x) for x in rng.integers(1, 13, 3))
+        sub = (rng.random(box) < rng.uniform(0.05, 0.9)) * rng.uniform(0.1, 1.0, box)
+        if not (sub > 0).any():
+            continue
+        structs, _c = image_structures(sub.astype(np.float32), np.zeros(3, int), box, True, 0)
+        lab, n = ndimage.label(sub > 0, structure=ndimage.generate_binary_structure(3, 2))
+        assert structs.n == n
+        np.testing.assert_array_equal(structs.owner, lab[sub > 0] - 1)
