@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .affines import nearest_voxel
+from .affines import nearest_voxel, voxel_to_mm
 from .analysis.peaks import find_peaks
 from .commons import logger
 from .configuration.package_data import package_file
@@ -233,7 +233,7 @@ def _statmap(vol, img, arr, pmap, p, table, timings, t) -> Characterization:
         cimg = nib.Nifti1Image(masked, img.affine)
         cmap = from_nifti(cimg, vol.space, name=f"cluster {c.sign * c.id}")
         cluster_maps[c.sign * c.id] = cmap
-        centroid = nib.affines.apply_affine(img.affine, c.mask_ijk.mean(0))
+        centroid = voxel_to_mm(c.mask_ijk.mean(0), img.affine)
         rows.append(
             {"cluster": c.sign * c.id, "samples": len(c.mask_ijk), "x": centroid[0], "y": centroid[1],
              "z": centroid[2], "peak value": float(c.peak_values[0])}
@@ -284,7 +284,7 @@ def _sampling(vol, img, arr, pmap, p, threshold, two_sided, timings, t) -> Chara
         samples.find_clusters(min_fraction=p.min_fraction, max_fraction=p.max_fraction)
         ijk, vals = find_peaks(part, mindist=p.peak_mindist, threshold=0.0)
         if len(ijk):
-            peak_xyz.append(nib.affines.apply_affine(img.affine, ijk))
+            peak_xyz.append(voxel_to_mm(ijk, img.affine))
             peak_vals.append(sign * np.asarray(vals, float))
         offset = len(rows)  # negative clusters continue the numbering (-1 stays "noise")
         for lab in sorted(set(samples.labels.tolist()) - {-1}):
