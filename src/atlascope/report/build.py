@@ -246,5 +246,5 @@ def write_outputs(
         )
         (out / METADATA_JSON).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
         build_report(out)
-    logger.debug("Report folder %s written", target)
+    logger.info("Report written to %s", target / INDEX_HTML)
     return target / INDEX_HTML

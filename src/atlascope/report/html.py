@@ -182,5 +182,5 @@ def build_report(out_dir: str | Path) -> Path:
     index = out / INDEX_HTML
     with atomic_write(index) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    logger.info("Report written to %s", index)
+    logger.debug("index.html rendered: %s", index)
     return index

@@ -15,7 +15,7 @@ import pandas as pd
 
 import atlascope.features  # looked up at each query (atlascope.features.get), so tests may substitute it
 
-from ..commons import logger
+from ..commons import QUIET, logger
 from ..errors import AtlascopeError
 from .figures import DPI, PNG_OPTIONS
 from .folder import region_anchor
@@ -83,7 +83,8 @@ def feature_panels(
                 panel["notes"].append(dead[ftype])
                 continue
             try:
-                found = list(getter(region, ftype, **FEATURE_QUERY_ARGS.get(ftype, {})) or [])
+                with QUIET:  # an empty answer is noted in the panel, not warned once per region and type
+                    found = list(getter(region, ftype, **FEATURE_QUERY_ARGS.get(ftype, {})) or [])
             except AtlascopeError as exc:
                 panel["notes"].append(f"{ftype}: not available offline ({exc})")
                 continue
@@ -103,6 +104,9 @@ def feature_panels(
                     panel["notes"].append(dead[ftype])
                     break
         panel["available"] = bool(panel["features"])
+    note = unavailable_note(panels)
+    if note:
+        logger.info("Feature panels: %s", note)
     return panels
 
 
