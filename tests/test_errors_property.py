@@ -21,6 +21,7 @@ from atlascope.errors import (
     NotFoundError,
     SpaceMismatchError,
 )
+from atlascope.maps.map import METRIC_COLUMNS
 
 AFF = np.diag([2.0, 2.0, 2.0, 1.0])
 AFF[:3, 3] = -10.0
@@ -242,15 +243,7 @@ def images(draw):
     return arr, aff
 
 
-METRICS = [
-    "correlation",
-    "intersection over union",
-    "map value",
-    "map weighted mean",
-    "map containedness",
-    "input weighted mean",
-    "input containedness",
-]
+METRICS = list(METRIC_COLUMNS)  # the metric columns of an assignment table
 
 
 def _check_table(df, thr) -> None:

@@ -16,20 +16,13 @@ import atlascope
 from atlascope import maps, volumes
 from atlascope.errors import InvalidInputError
 from atlascope.locations.point import MAX_SIGMA_MM
+from atlascope.maps.map import METRIC_COLUMNS
 from atlascope.volumes import providers
 
 AFF = np.diag([2.0, 2.0, 2.0, 1.0])
 AFF[:3, 3] = -10.0
 
-METRICS = [
-    "correlation",
-    "intersection over union",
-    "map value",
-    "map weighted mean",
-    "map containedness",
-    "input weighted mean",
-    "input containedness",
-]
+METRICS = list(METRIC_COLUMNS)  # the metric columns of an assignment table
 
 
 @pytest.fixture(scope="module")
