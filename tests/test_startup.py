@@ -180,3 +180,11 @@ def test_installed_version_is_the_package_version():
     from importlib.metadata import version
 
     assert version("atlascope") == atlascope.__version__
+
+
+def test_import_leaves_the_algorithms_and_numpy_random_unloaded():
+    # the analysis package (and numpy.random, ~20 ms) loads at the first clustering, sampling or
+    # assignment, not with `import atlascope` or the CLI's --help
+    probe = "import atlascope, sys; print(sorted(m for m in ('atlascope.analysis', 'numpy.random') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -14,7 +14,6 @@ from numbers import Real
 import numpy as np
 
 from ..affines import apply_affine, box_corners, transform_box
-from ..analysis.clustering import find_clusters
 from ..checks import MAX_SIGMA_MM, as_sigma_mm
 from ..core.space import Space
 from ..errors import InvalidInputError
@@ -334,6 +333,9 @@ class PointCloud:
         numpy.ndarray of int, shape (N,)
             Labels, 0 for the largest cluster, -1 for noise.
         """
+        # the analysis package imports numpy.random and all its algorithms (~20 ms): not at `import atlascope`
+        from ..analysis.clustering import find_clusters
+
         self.labels = find_clusters(
             self.coordinates,
             min_fraction=min_fraction,
